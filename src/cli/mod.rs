@@ -1,0 +1,171 @@
+//! Command-line definitions and one module per subcommand; each wires the library's parts together.
+
+mod check;
+mod ls;
+mod remotes;
+mod transfer;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use mbx::config::{ConfigError, RemotesConfig};
+use mbx::remote::{Remote, RemotePath};
+use mbx::transfer::ProgressMode;
+
+/// Exit codes, as in the README.
+pub(crate) mod exit {
+    /// Something failed (an object, a verification, a server).
+    pub const FAILED: u8 = 1;
+    /// Bad input: arguments, remotes file, names.
+    pub const BAD_INPUT: u8 = 2;
+    /// Interrupted by Ctrl-C; the next run resumes.
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// mbx: Milvus backups, and a streaming, checksummed copier between object stores.
+#[derive(Parser)]
+#[command(name = "mbx", version, about, long_about = None)]
+struct Cli {
+    /// The remotes file (default: $MBX_CONFIG, ./remotes.toml, $XDG_CONFIG_HOME/mbx/remotes.toml, then the
+    /// built-in example remotes).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Machine-readable output: one JSON object per line on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Print nothing but errors.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+    /// More log output (-v info, -vv debug); RUST_LOG also works.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the configured remotes (secrets redacted).
+    Remotes,
+    /// Write, stat, read, list and delete a probe object on a remote, and report what works.
+    Check(check::Args),
+    /// List objects: `mbx ls REMOTE:PATH [-r]`.
+    Ls(ls::Args),
+    /// Copy every object under a source path to a destination: `mbx transfer a:backup/my_backup b:backup/`.
+    Transfer(transfer::Args),
+    /// Re-read a tree written by mbx and check every object against its manifest.
+    Verify(transfer::VerifyArgs),
+}
+
+/// Errors that are the user's to fix (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct BadInput(pub String);
+
+/// Global context every subcommand gets.
+pub(crate) struct Context {
+    config_path: Option<PathBuf>,
+    pub json: bool,
+    pub quiet: bool,
+    pub cancel: CancellationToken,
+}
+
+impl Context {
+    /// The remotes, found as documented on `--config`.
+    pub fn remotes(&self) -> Result<RemotesConfig, ConfigError> {
+        let config = RemotesConfig::discover(self.config_path.as_deref())?;
+        if let mbx::config::ConfigSource::Embedded = config.source {
+            if !self.quiet && !self.json {
+                eprintln!("note: no remotes file found; using the built-in example remotes (see remotes.example.toml)");
+            }
+        }
+        Ok(config)
+    }
+
+    /// Opens the remote named in `path`.
+    pub fn open(&self, config: &RemotesConfig, path: &RemotePath) -> anyhow::Result<Remote> {
+        let remote = config.get(&path.remote)?;
+        Ok(Remote::open(remote)?)
+    }
+
+    /// How progress is shown.
+    pub fn progress_mode(&self) -> ProgressMode {
+        if self.json {
+            ProgressMode::Json
+        } else if self.quiet {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::Auto
+        }
+    }
+}
+
+/// Parses a `REMOTE:PATH` argument.
+pub(crate) fn remote_path(s: &str) -> Result<RemotePath, String> {
+    s.parse()
+}
+
+/// Runs the command line and returns the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit::FAILED);
+        }
+    };
+    let cancel = CancellationToken::new();
+    let ctx = Context { config_path: cli.config, json: cli.json, quiet: cli.quiet, cancel: cancel.clone() };
+    runtime.block_on(async move {
+        tokio::spawn(watch_ctrl_c(cancel));
+        let result = match cli.command {
+            Command::Remotes => remotes::run(&ctx).await,
+            Command::Check(args) => check::run(&ctx, args).await,
+            Command::Ls(args) => ls::run(&ctx, args).await,
+            Command::Transfer(args) => transfer::run(&ctx, args).await,
+            Command::Verify(args) => transfer::verify(&ctx, args).await,
+        };
+        match result {
+            Ok(code) => code,
+            Err(e) => {
+                let code = if is_bad_input(&e) { exit::BAD_INPUT } else { exit::FAILED };
+                eprintln!("error: {e:#}");
+                ExitCode::from(code)
+            }
+        }
+    })
+}
+
+fn is_bad_input(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<ConfigError>().is_some()
+        || e.downcast_ref::<BadInput>().is_some()
+        || e.downcast_ref::<mbx::transfer::TransferError>().is_some_and(|t| t.is_bad_input())
+}
+
+/// First Ctrl-C: stop cleanly (in-flight uploads are aborted, the journal kept). Second: leave now.
+async fn watch_ctrl_c(cancel: CancellationToken) {
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!("\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes");
+        cancel.cancel();
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(exit::INTERRUPTED.into());
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        // OpenDAL logs every expected NotFound (a missing manifest, say) as a warning: keep it quiet.
+        0 => "warn,opendal=off",
+        1 => "info,opendal=warn",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

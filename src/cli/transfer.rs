@@ -1,0 +1,210 @@
+//! `mbx transfer SRC DST` and `mbx verify REMOTE:PATH`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use super::{BadInput, Context, exit, remote_path};
+use mbx::config::parse_size;
+use mbx::remote::{Remote, RemotePath};
+use mbx::transfer::{Progress, Summary, TransferOptions, VerifyReport, transfer, verify_tree};
+
+fn size_arg(s: &str) -> Result<u64, String> {
+    parse_size(s)
+}
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    /// Source: REMOTE:PATH (a folder, or one object).
+    #[arg(value_parser = remote_path)]
+    src: RemotePath,
+    /// Destination: REMOTE:PATH. Ending in `/`, it receives the source's last component (like `cp -r`):
+    /// `a:backup/my_backup b:backup/` lands at `b:backup/my_backup/`.
+    #[arg(value_parser = remote_path)]
+    dst: RemotePath,
+    #[command(flatten)]
+    tuning: Tuning,
+    /// Re-read the destination afterwards and check every object against the manifest.
+    #[arg(long)]
+    verify: bool,
+    /// Only list what would be copied.
+    #[arg(long)]
+    dry_run: bool,
+    /// Stop at the first object that fails (default: finish the others, then report).
+    #[arg(long)]
+    fail_fast: bool,
+    /// Always stream through mbx, even when both sides are the same store.
+    #[arg(long)]
+    no_server_side: bool,
+    /// Bandwidth limit per remote, bytes per second (e.g. 10MiB).
+    #[arg(long, value_parser = size_arg, value_name = "SIZE")]
+    bwlimit: Option<u64>,
+}
+
+/// Knobs shared by the commands that move or read data.
+#[derive(clap::Args, Clone)]
+pub(crate) struct Tuning {
+    /// Bound on the memory used for data buffers: peak ≈ this plus a small constant, whatever the objects.
+    #[arg(long, value_parser = size_arg, default_value = "192MiB", value_name = "SIZE")]
+    max_memory: u64,
+    /// Objects in flight.
+    #[arg(long, default_value_t = 16, value_name = "N")]
+    transfers: usize,
+    /// Objects larger than this are multipart uploads with parts of this size (min 5MiB).
+    #[arg(long, value_parser = size_arg, default_value = "16MiB", value_name = "SIZE")]
+    part_size: u64,
+    /// Parts of one object uploading at once.
+    #[arg(long, default_value_t = 4, value_name = "N")]
+    parts: usize,
+    /// Retries per object (each request also retries on its own).
+    #[arg(long, default_value_t = 3, value_name = "N")]
+    retries: usize,
+}
+
+impl Tuning {
+    pub(crate) fn options(&self) -> Result<TransferOptions, BadInput> {
+        if self.part_size < 5 << 20 {
+            return Err(BadInput("--part-size must be at least 5MiB (the S3 minimum part size)".into()));
+        }
+        if self.transfers == 0 || self.parts == 0 {
+            return Err(BadInput("--transfers and --parts must be at least 1".into()));
+        }
+        let options = TransferOptions {
+            part_size: self.part_size,
+            parts_in_flight: self.parts,
+            transfers: self.transfers,
+            memory_limit: self.max_memory,
+            object_retries: self.retries,
+            ..TransferOptions::default()
+        };
+        if options.object_footprint(options.part_size + 1) > self.max_memory {
+            return Err(BadInput(format!(
+                "--max-memory {} MiB cannot hold one large object ({} MiB = part size x (parts + 3)); raise it or lower --part-size/--parts",
+                self.max_memory >> 20,
+                options.object_footprint(options.part_size + 1) >> 20
+            )));
+        }
+        Ok(options)
+    }
+}
+
+fn open_with_bwlimit(ctx: &Context, config: &mbx::config::RemotesConfig, path: &RemotePath, bwlimit: Option<u64>) -> anyhow::Result<Remote> {
+    let mut remote = config.get(&path.remote)?.clone();
+    if bwlimit.is_some() {
+        remote.settings.bwlimit = bwlimit;
+    }
+    let _ = ctx;
+    Ok(Remote::open(&remote)?)
+}
+
+pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
+    let config = ctx.remotes()?;
+    let src = open_with_bwlimit(ctx, &config, &args.src, args.bwlimit)?;
+    let dst = open_with_bwlimit(ctx, &config, &args.dst, args.bwlimit)?;
+    let mut options = args.tuning.options()?;
+    options.verify = args.verify;
+    options.dry_run = args.dry_run;
+    options.fail_fast = args.fail_fast;
+    options.server_side = !args.no_server_side;
+    let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
+    let summary = transfer(&src, &args.src, &dst, &args.dst, options, progress, ctx.cancel.clone()).await?;
+    print_summary(ctx, &summary);
+    Ok(exit_code(summary.interrupted, summary.ok()))
+}
+
+fn exit_code(interrupted: bool, ok: bool) -> ExitCode {
+    if interrupted && ok {
+        ExitCode::from(exit::INTERRUPTED)
+    } else if interrupted {
+        ExitCode::from(exit::INTERRUPTED)
+    } else if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILED)
+    }
+}
+
+fn mib_per_s(bytes: u64, seconds: f64) -> f64 {
+    bytes as f64 / 1048576.0 / seconds.max(0.001)
+}
+
+fn print_summary(ctx: &Context, s: &Summary) {
+    if ctx.json {
+        let mut v = serde_json::to_value(s).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), "summary".into());
+        }
+        println!("{v}");
+        return;
+    }
+    if !s.would_copy.is_empty() || (s.copied == 0 && s.failed.is_empty() && s.manifest.is_none() && !s.interrupted) {
+        for key in &s.would_copy {
+            println!("would copy {key}");
+        }
+        println!("dry run: {} objects would be copied, {} already at {}", s.would_copy.len(), s.skipped, s.destination);
+        return;
+    }
+    if ctx.quiet && s.ok() {
+        return;
+    }
+    eprintln!(
+        "{} objects copied ({:.1} MiB in {:.1}s, {:.1} MiB/s), {} already there, {} failed → {}",
+        s.copied,
+        s.copied_bytes as f64 / 1048576.0,
+        s.seconds,
+        mib_per_s(s.copied_bytes, s.seconds),
+        s.skipped,
+        s.failed.len(),
+        s.destination
+    );
+    for f in &s.failed {
+        eprintln!("  failed: {}: {}", f.key, f.reason);
+    }
+    if s.interrupted {
+        eprintln!("interrupted: run the same command again to resume");
+    }
+    if let Some(v) = &s.verify {
+        print_verify(v);
+    }
+}
+
+fn print_verify(v: &VerifyReport) {
+    for m in &v.mismatches {
+        eprintln!("  MISMATCH {}: {}", m.key, m.reason);
+    }
+    eprintln!(
+        "verify: {} objects checked ({:.1} MiB), {} mismatched{}",
+        v.checked,
+        v.bytes as f64 / 1048576.0,
+        v.mismatches.len(),
+        if v.interrupted { ", interrupted" } else { "" }
+    );
+}
+
+#[derive(clap::Args)]
+pub(crate) struct VerifyArgs {
+    /// The tree to verify: REMOTE:PATH holding `.mbx/manifest.json`.
+    #[arg(value_parser = remote_path)]
+    path: RemotePath,
+    #[command(flatten)]
+    tuning: Tuning,
+}
+
+pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let config = ctx.remotes()?;
+    let remote = ctx.open(&config, &args.path)?;
+    let options = args.tuning.options()?;
+    let progress = Arc::new(Progress::new(ctx.progress_mode(), "verified"));
+    let report =
+        verify_tree(&remote, &args.path.as_dir(), None, &options, progress.clone(), ctx.cancel.clone()).await?;
+    progress.finish();
+    if ctx.json {
+        let mut v = serde_json::to_value(&report).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert("event".into(), "summary".into());
+        }
+        println!("{v}");
+    } else if !ctx.quiet || !report.ok() {
+        print_verify(&report);
+    }
+    Ok(exit_code(report.interrupted, report.ok()))
+}

@@ -1,0 +1,100 @@
+//! A named remote opened as an OpenDAL [`Operator`], and `name:path` parsing.
+
+mod path;
+
+use std::sync::Once;
+
+use opendal::Operator;
+use opendal::layers::{ConcurrentLimitLayer, LoggingLayer, RetryLayer, ThrottleLayer, TimeoutLayer};
+use opendal::services::{Azblob, Fs, Gcs, S3};
+
+use crate::config::{RemoteConfig, RemoteKind};
+
+pub use path::{KeyError, RemotePath, check_key, join_key};
+
+/// A remote could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+#[error("remote '{remote}': {message}")]
+pub struct RemoteError {
+    /// The remote's name.
+    pub remote: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// A remote ready for use: its resolved configuration and its operator with mbx's layers.
+#[derive(Clone, Debug)]
+pub struct Remote {
+    config: RemoteConfig,
+    op: Operator,
+}
+
+impl Remote {
+    /// Opens the remote. Nothing is contacted yet.
+    pub fn open(config: &RemoteConfig) -> Result<Remote, RemoteError> {
+        static INSTALL: Once = Once::new();
+        INSTALL.call_once(opendal::install_default);
+        let err = |message: String| RemoteError { remote: config.name.clone(), message };
+        let options = config.options.clone().into_iter();
+        let op = match config.kind {
+            RemoteKind::S3 | RemoteKind::Minio => Operator::from_iter::<S3>(options),
+            RemoteKind::Azblob => Operator::from_iter::<Azblob>(options),
+            RemoteKind::Gcs => Operator::from_iter::<Gcs>(options),
+            RemoteKind::Fs => Operator::from_iter::<Fs>(options),
+        }
+        .map_err(|e| err(format!("cannot open {} storage: {e}", config.kind)))?;
+        let s = &config.settings;
+        let mut op = op;
+        if let Some(bw) = s.bwlimit {
+            let bw = u32::try_from(bw.max(1)).unwrap_or(u32::MAX);
+            // The burst must exceed any single request body, or the request could never pass.
+            op = op.layer(ThrottleLayer::new(bw, bw.max(64 << 20)));
+        }
+        let op = op
+            .layer(
+                TimeoutLayer::new()
+                    .with_timeout(s.timeout)
+                    .with_io_timeout(s.io_timeout),
+            )
+            // Limit HTTP requests, not operations: an open reader or writer must not hold a slot while idle.
+            .layer(ConcurrentLimitLayer::new(1 << 20).with_http_concurrent_limit(s.max_requests))
+            .layer(
+                RetryLayer::new()
+                    .with_jitter()
+                    .with_max_times(s.retries)
+                    .with_min_delay(std::time::Duration::from_millis(200))
+                    .with_max_delay(std::time::Duration::from_secs(20)),
+            )
+            .layer(LoggingLayer::default());
+        Ok(Remote { config: config.clone(), op })
+    }
+
+    /// The remote's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The remote's configuration.
+    pub fn config(&self) -> &RemoteConfig {
+        &self.config
+    }
+
+    /// The operator, with retries, timeouts, a request limit and logging.
+    pub fn op(&self) -> &Operator {
+        &self.op
+    }
+
+    /// Refuses keys that are not valid for this remote (for `fs`: anything that could leave the root).
+    pub fn check_key(&self, key: &str) -> Result<(), RemoteError> {
+        check_key(self.config.kind, key).map_err(|e| RemoteError {
+            remote: self.config.name.clone(),
+            message: e.to_string(),
+        })
+    }
+
+    /// True when both remotes are the same store with the same credentials, so one operator can copy
+    /// between them server-side.
+    pub fn same_store(&self, other: &Remote) -> bool {
+        self.config.same_store(&other.config)
+    }
+}

@@ -1,0 +1,368 @@
+//! Copying one object: read it as a stream, hash it with BLAKE3 as the bytes pass, and write it, in one
+//! request when it is small and as a multipart upload with several parts in flight when it is large.
+//! Memory is reserved from a shared budget before an object starts, so the total is bounded by design.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use futures::TryStreamExt;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::TransferOptions;
+use super::manifest::{META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, ManifestEntry};
+use super::plan::PlannedObject;
+use super::progress::Progress;
+use crate::remote::Remote;
+
+/// Why one object failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct CopyError {
+    pub message: String,
+    /// Worth another attempt (a network error, a 5xx, a stall).
+    pub retryable: bool,
+    /// The run was interrupted.
+    pub cancelled: bool,
+}
+
+impl CopyError {
+    fn storage(what: &str, remote: &Remote, e: opendal::Error) -> CopyError {
+        CopyError {
+            retryable: e.is_temporary() || e.kind() == opendal::ErrorKind::Unexpected,
+            message: format!("{what} on remote '{}': {e}", remote.name()),
+            cancelled: false,
+        }
+    }
+
+    fn fatal(message: String) -> CopyError {
+        CopyError { message, retryable: false, cancelled: false }
+    }
+
+    fn cancelled() -> CopyError {
+        CopyError { message: "interrupted".into(), retryable: false, cancelled: true }
+    }
+}
+
+/// A byte budget shared by every object in flight, in KiB so that it fits a semaphore.
+#[derive(Clone)]
+pub(crate) struct MemoryBudget {
+    permits: Arc<Semaphore>,
+    total_kib: u32,
+}
+
+impl MemoryBudget {
+    pub fn new(bytes: u64) -> MemoryBudget {
+        let total_kib = u32::try_from((bytes >> 10).max(1)).unwrap_or(u32::MAX >> 4);
+        MemoryBudget { permits: Arc::new(Semaphore::new(total_kib as usize)), total_kib }
+    }
+
+    /// Waits until `bytes` of buffer can be held; more than the whole budget waits for the whole budget.
+    pub(crate) async fn reserve(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>, CopyError> {
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.total_kib);
+        self.permits
+            .acquire_many(kib)
+            .await
+            .map_err(|_| CopyError::fatal("memory budget closed".into()))
+    }
+}
+
+/// Everything one object copy needs.
+pub(crate) struct Copier {
+    pub src: Remote,
+    pub dst: Remote,
+    pub options: Arc<TransferOptions>,
+    pub budget: MemoryBudget,
+    pub progress: Arc<Progress>,
+    pub cancel: CancellationToken,
+    /// Source and destination are one store: copy server-side.
+    pub server_side: bool,
+}
+
+impl Copier {
+    /// Copies one object with retries and returns its manifest entry.
+    pub async fn copy(&self, obj: &PlannedObject) -> Result<ManifestEntry, CopyError> {
+        let attempt = || async { self.copy_once(obj).await };
+        attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(500))
+                    .with_max_delay(Duration::from_secs(30))
+                    .with_max_times(self.options.object_retries)
+                    .with_jitter(),
+            )
+            .when(|e: &CopyError| e.retryable && !self.cancel.is_cancelled())
+            .notify(|e, after| {
+                self.progress.note(&format!(
+                    "retrying {} in {:.1}s: {e}",
+                    obj.src.key,
+                    after.as_secs_f64()
+                ))
+            })
+            .await
+    }
+
+    async fn copy_once(&self, obj: &PlannedObject) -> Result<ManifestEntry, CopyError> {
+        if self.cancel.is_cancelled() {
+            return Err(CopyError::cancelled());
+        }
+        let size = obj.src.size;
+        let hash = if obj.src.is_dir {
+            self.dst
+                .op()
+                .create_dir(&obj.dst_key)
+                .await
+                .map_err(|e| CopyError::storage("creating folder marker", &self.dst, e))?;
+            blake3::hash(b"")
+        } else if self.server_side {
+            self.copy_server_side(obj).await?
+        } else if size <= self.options.part_size {
+            self.copy_small(obj).await?
+        } else {
+            self.copy_streaming(obj).await?
+        };
+        let blake3 = hash.to_hex().to_string();
+        if let Some(expected) = &obj.expected_blake3 {
+            if *expected != blake3 {
+                return Err(CopyError {
+                    message: format!(
+                        "content does not match the source manifest (blake3 {blake3}, manifest says {expected})"
+                    ),
+                    retryable: true,
+                    cancelled: false,
+                });
+            }
+        }
+        Ok(ManifestEntry {
+            key: obj.src.rel.clone(),
+            size,
+            blake3,
+            src_etag: obj.src.etag.clone(),
+            src_mtime: obj.src.mtime.clone(),
+        })
+    }
+
+    fn user_metadata(&self, obj: &PlannedObject, blake3: Option<String>) -> Option<HashMap<String, String>> {
+        if !self.dst.op().info().capability().write_with_user_metadata {
+            return None;
+        }
+        let mut m = HashMap::new();
+        if let Some(h) = blake3 {
+            m.insert(META_BLAKE3.to_string(), h);
+        }
+        if let Some(e) = &obj.src.etag {
+            m.insert(META_SRC_ETAG.to_string(), e.clone());
+        }
+        if let Some(t) = &obj.src.mtime {
+            m.insert(META_SRC_MTIME.to_string(), t.clone());
+        }
+        Some(m)
+    }
+
+    /// Small objects: one GET, hash, one PUT carrying the hash in its metadata.
+    async fn copy_small(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
+        let _mem = self.budget.reserve(obj.src.size).await?;
+        let mut read = self.src.op().read_with(&obj.src.key);
+        if let Some(etag) = self.if_match(obj) {
+            read = read.if_match(etag);
+        }
+        let buf = tokio::select! {
+            r = read => r.map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        check_length(obj, buf.len() as u64)?;
+        let mut hasher = blake3::Hasher::new();
+        for chunk in buf.clone() {
+            hasher.update(&chunk);
+        }
+        let hash = hasher.finalize();
+        let mut write = self.dst.op().write_with(&obj.dst_key, buf);
+        if let Some(meta) = self.user_metadata(obj, Some(hash.to_hex().to_string())) {
+            write = write.user_metadata(meta);
+        }
+        if self.dst.config().settings.resumable_upload {
+            write = write.if_not_exists(true);
+        }
+        tokio::select! {
+            r = write => r.map_err(|e| CopyError::storage(&format!("writing '{}'", obj.dst_key), &self.dst, e))?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        self.progress.add_bytes(obj.src.size);
+        Ok(hash)
+    }
+
+    /// Large objects: a ranged, prefetching read stream feeding a multipart upload, hashed on the way.
+    async fn copy_streaming(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
+        let o = &self.options;
+        let part = o.part_size_for(obj.src.size);
+        let _mem = self.budget.reserve(o.object_footprint(obj.src.size)).await?;
+        let bar = self.progress.object_started(&obj.src.key, obj.src.size);
+        let mut counted = 0u64;
+        let result = async {
+            let mut reader = self
+                .src
+                .op()
+                .reader_with(&obj.src.key)
+                .chunk(part as usize)
+                .concurrent(o.read_ahead);
+            if let Some(etag) = self.if_match(obj) {
+                reader = reader.if_match(etag);
+            }
+            let reader = reader
+                .await
+                .map_err(|e| CopyError::storage(&format!("opening '{}'", obj.src.key), &self.src, e))?;
+            let mut stream = reader
+                .into_bytes_stream(0..obj.src.size)
+                .await
+                .map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?;
+            let mut writer = self
+                .dst
+                .op()
+                .writer_with(&obj.dst_key)
+                .chunk(part as usize)
+                .concurrent(o.parts_in_flight);
+            if let Some(meta) = self.user_metadata(obj, obj.expected_blake3.clone()) {
+                writer = writer.user_metadata(meta);
+            }
+            if self.dst.config().settings.resumable_upload {
+                writer = writer.if_not_exists(true);
+            }
+            let mut writer = writer
+                .await
+                .map_err(|e| CopyError::storage(&format!("starting upload of '{}'", obj.dst_key), &self.dst, e))?;
+            let mut hasher = blake3::Hasher::new();
+            let mut seen = 0u64;
+            let pumped: Result<(), CopyError> = async {
+                loop {
+                    let next = tokio::select! {
+                        n = stream.try_next() => n.map_err(|e| CopyError {
+                            message: format!("reading '{}' on remote '{}': {e}", obj.src.key, self.src.name()),
+                            retryable: true,
+                            cancelled: false,
+                        })?,
+                        _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+                    };
+                    let Some(bytes) = next else { break };
+                    let n = bytes.len() as u64;
+                    seen += n;
+                    hasher.update(&bytes);
+                    tokio::select! {
+                        r = writer.write(bytes) => r.map_err(|e| CopyError::storage(&format!("uploading '{}'", obj.dst_key), &self.dst, e))?,
+                        _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+                    }
+                    counted += n;
+                    bar.inc(n);
+                    self.progress.add_bytes(n);
+                }
+                check_length(obj, seen)
+            }
+            .await;
+            if let Err(e) = pumped {
+                // Leave no incomplete upload behind.
+                let _ = writer.abort().await;
+                return Err(e);
+            }
+            let hash = hasher.finalize();
+            if let Some(expected) = &obj.expected_blake3 {
+                if *expected != hash.to_hex().as_str() {
+                    let _ = writer.abort().await;
+                    return Err(CopyError {
+                        message: format!("'{}' does not match the source manifest's blake3", obj.src.key),
+                        retryable: true,
+                        cancelled: false,
+                    });
+                }
+            }
+            writer
+                .close()
+                .await
+                .map_err(|e| CopyError::storage(&format!("completing upload of '{}'", obj.dst_key), &self.dst, e))?;
+            Ok(hash)
+        }
+        .await;
+        if result.is_err() {
+            self.progress.sub_bytes(counted);
+        }
+        result
+    }
+
+    /// Same store on both sides: the service copies; mbx only reads to hash, unless the source manifest
+    /// already says what the hash is.
+    async fn copy_server_side(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
+        self.src
+            .op()
+            .copy(&obj.src.key, &obj.dst_key)
+            .await
+            .map_err(|e| CopyError::storage(&format!("server-side copy of '{}'", obj.src.key), &self.src, e))?;
+        self.progress.add_bytes(obj.src.size);
+        if let Some(expected) = obj.expected_blake3.as_deref().and_then(|h| blake3::Hash::from_hex(h).ok()) {
+            return Ok(expected);
+        }
+        let _mem = self.budget.reserve(self.options.object_footprint(obj.src.size)).await?;
+        hash_object(&self.dst, &obj.dst_key, obj.src.size, &self.options, &self.cancel, None).await
+    }
+
+    fn if_match<'a>(&self, obj: &'a PlannedObject) -> Option<&'a str> {
+        let cap = self.src.op().info().capability();
+        obj.src.etag.as_deref().filter(|_| cap.read_with_if_match)
+    }
+}
+
+fn check_length(obj: &PlannedObject, got: u64) -> Result<(), CopyError> {
+    if got != obj.src.size {
+        return Err(CopyError {
+            message: format!(
+                "'{}' changed while it was read: listed {} bytes, read {got}",
+                obj.src.key, obj.src.size
+            ),
+            retryable: false,
+            cancelled: false,
+        });
+    }
+    Ok(())
+}
+
+/// Reads an object as a stream and returns its BLAKE3; `progress` counts the bytes.
+pub(crate) async fn hash_object(
+    remote: &Remote,
+    key: &str,
+    size: u64,
+    options: &TransferOptions,
+    cancel: &CancellationToken,
+    progress: Option<&Progress>,
+) -> Result<blake3::Hash, CopyError> {
+    let mut hasher = blake3::Hasher::new();
+    if size == 0 {
+        return Ok(hasher.finalize());
+    }
+    let part = options.part_size_for(size);
+    let reader = remote
+        .op()
+        .reader_with(key)
+        .chunk(part as usize)
+        .concurrent(options.read_ahead)
+        .await
+        .map_err(|e| CopyError::storage(&format!("opening '{key}'"), remote, e))?;
+    let mut stream = reader
+        .into_bytes_stream(0..size)
+        .await
+        .map_err(|e| CopyError::storage(&format!("reading '{key}'"), remote, e))?;
+    loop {
+        let next = tokio::select! {
+            n = stream.try_next() => n.map_err(|e| CopyError {
+                message: format!("reading '{key}' on remote '{}': {e}", remote.name()),
+                retryable: true,
+                cancelled: false,
+            })?,
+            _ = cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        let Some(bytes) = next else { break };
+        hasher.update(&bytes);
+        if let Some(p) = progress {
+            p.add_bytes(bytes.len() as u64);
+        }
+    }
+    Ok(hasher.finalize())
+}

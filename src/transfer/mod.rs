@@ -1,0 +1,311 @@
+//! The transfer engine: plan (list and diff) → copy (stream, hash, multipart) → manifest → verify, with a
+//! journal so that an interrupted run resumes without re-sending what already landed.
+
+mod copy;
+mod journal;
+mod manifest;
+mod plan;
+mod progress;
+mod verify;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use crate::remote::{Remote, RemotePath, join_key};
+use copy::{Copier, MemoryBudget};
+use journal::Journal;
+use plan::Action;
+
+pub use journal::default_state_dir;
+pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry};
+pub use progress::{Progress, ProgressMode};
+pub use verify::{Mismatch, VerifyReport, verify_tree};
+
+/// A transfer could not run at all (as opposed to single objects failing).
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    /// Listing, stat or reading metadata failed.
+    #[error("remote '{remote}': {message}")]
+    Remote {
+        /// The remote.
+        remote: String,
+        /// What failed.
+        message: String,
+    },
+    /// A key or path that cannot be used on that remote.
+    #[error("{0}")]
+    BadKey(String),
+    /// The source path names nothing.
+    #[error("nothing at {0}: no object and no folder with that name")]
+    NothingToCopy(String),
+    /// Verification needs a manifest.
+    #[error("no manifest at {0}/{MANIFEST_KEY}: only trees written by mbx (transfer or create) can be verified")]
+    NoManifest(String),
+    /// The local journal could not be used.
+    #[error("journal {path}: {source} (set MBX_STATE_DIR to a writable folder)")]
+    Journal {
+        /// The journal's path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl TransferError {
+    /// True when the user's input is at fault (a path or key), not a server.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, TransferError::BadKey(_) | TransferError::NothingToCopy(_) | TransferError::NoManifest(_))
+    }
+}
+
+/// How a transfer runs. Peak buffer memory is at most `memory_limit` whatever the object sizes: an object
+/// reserves its footprint ([`TransferOptions::object_footprint`]) before it starts.
+#[derive(Debug, Clone)]
+pub struct TransferOptions {
+    /// Objects up to this size go in one request; larger ones are multipart uploads of parts this big.
+    pub part_size: u64,
+    /// Parts of one object uploading at once.
+    pub parts_in_flight: usize,
+    /// Ranged reads of one object prefetched at once.
+    pub read_ahead: usize,
+    /// Objects in flight at once.
+    pub transfers: usize,
+    /// Bound on the bytes buffered by all objects in flight.
+    pub memory_limit: u64,
+    /// Attempts per object after the first, on retryable errors (each request is also retried by the
+    /// remote's own retry layer).
+    pub object_retries: usize,
+    /// Copy server-side when both sides are the same store.
+    pub server_side: bool,
+    /// Only list what would be copied.
+    pub dry_run: bool,
+    /// Stop at the first object that fails.
+    pub fail_fast: bool,
+    /// Re-read the destination afterwards and check it against the manifest.
+    pub verify: bool,
+    /// Where journals live.
+    pub state_dir: PathBuf,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        TransferOptions {
+            part_size: 16 << 20,
+            parts_in_flight: 4,
+            read_ahead: 2,
+            transfers: 16,
+            memory_limit: 192 << 20,
+            object_retries: 3,
+            server_side: true,
+            dry_run: false,
+            fail_fast: false,
+            verify: false,
+            state_dir: default_state_dir(),
+        }
+    }
+}
+
+/// S3 and GCS allow at most this many parts.
+const MAX_PARTS: u64 = 10_000;
+
+impl TransferOptions {
+    /// The part size used for an object of `size` bytes: the configured one, raised so that the object fits
+    /// in [`MAX_PARTS`] parts.
+    pub fn part_size_for(&self, size: u64) -> u64 {
+        let min = size.div_ceil(MAX_PARTS).next_multiple_of(1 << 20);
+        self.part_size.max(min)
+    }
+
+    /// Bytes an object of `size` may hold in memory while it is copied: the whole object when it goes in
+    /// one request, otherwise one part for each upload in flight, each prefetched read and the part being
+    /// filled.
+    pub fn object_footprint(&self, size: u64) -> u64 {
+        if size <= self.part_size {
+            size
+        } else {
+            self.part_size_for(size) * (self.parts_in_flight + self.read_ahead + 1) as u64
+        }
+    }
+}
+
+/// The outcome of one transfer.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    /// Objects copied in this run.
+    pub copied: u64,
+    /// Bytes copied in this run.
+    pub copied_bytes: u64,
+    /// Objects already at the destination.
+    pub skipped: u64,
+    /// Bytes already at the destination.
+    pub skipped_bytes: u64,
+    /// Objects that failed, with the reason.
+    pub failed: Vec<Mismatch>,
+    /// Wall time in seconds.
+    pub seconds: f64,
+    /// Stopped by Ctrl-C (or `--fail-fast`) before the end.
+    pub interrupted: bool,
+    /// Where the destination tree is (`remote:path`).
+    pub destination: String,
+    /// The manifest written, if the transfer completed.
+    pub manifest: Option<String>,
+    /// The verification, if asked for.
+    pub verify: Option<VerifyReport>,
+    /// With `--dry-run`: the keys that would be copied.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub would_copy: Vec<String>,
+}
+
+impl Summary {
+    /// True when everything was copied (and verified, if asked).
+    pub fn ok(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted && self.verify.as_ref().is_none_or(VerifyReport::ok)
+    }
+}
+
+/// Copies the tree (or object) at `src_path` on `src` to `dst_path` on `dst`.
+///
+/// A destination path ending in `/` (or empty) receives the source's last component, like `cp -r`:
+/// `a:backup/my_backup` → `b:backup/` lands at `b:backup/my_backup/`. Otherwise the destination path is the
+/// new name. Objects already present with the same size and the same source version are skipped; the run
+/// ends by writing `<destination>/.mbx/manifest.json`.
+pub async fn transfer(
+    src: &Remote,
+    src_path: &RemotePath,
+    dst: &Remote,
+    dst_path: &RemotePath,
+    options: TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<Summary, TransferError> {
+    let (ends, objects) = plan::resolve(src, src_path, dst, dst_path).await?;
+    let identity = format!(
+        "{}\n{}\n{}\n{}",
+        src.config().location(),
+        ends.src_root,
+        dst.config().location(),
+        ends.dst_root
+    );
+    let journal = if options.dry_run {
+        None
+    } else {
+        Some(Journal::open(&options.state_dir, &identity).map_err(|source| TransferError::Journal {
+            path: options.state_dir.clone(),
+            source,
+        })?)
+    };
+    let planned = plan::plan(src, dst, &ends, objects, journal.as_ref(), options.transfers * 4).await?;
+    let mut summary = Summary {
+        destination: format!("{}:{}", dst.name(), ends.dst_root),
+        ..Summary::default()
+    };
+    let mut entries = Vec::with_capacity(planned.len());
+    let mut to_copy = Vec::new();
+    for p in planned {
+        match &p.action {
+            Action::Skip(entry) => {
+                summary.skipped += 1;
+                summary.skipped_bytes += entry.size;
+                entries.push(entry.clone());
+            }
+            Action::Copy => to_copy.push(p),
+        }
+    }
+    let copy_bytes: u64 = to_copy.iter().map(|p| p.src.size).sum();
+    progress.set_total(to_copy.len() as u64, copy_bytes);
+    progress.json_event(serde_json::json!({
+        "event": "plan", "copy": to_copy.len(), "copy_bytes": copy_bytes,
+        "skip": summary.skipped, "skip_bytes": summary.skipped_bytes,
+    }));
+    if options.dry_run {
+        summary.would_copy = to_copy.iter().map(|p| p.dst_key.clone()).collect();
+        summary.seconds = progress.elapsed().as_secs_f64();
+        return Ok(summary);
+    }
+    let options = Arc::new(options);
+    let run_cancel = cancel.child_token();
+    let copier = Copier {
+        src: src.clone(),
+        dst: dst.clone(),
+        options: options.clone(),
+        budget: MemoryBudget::new(options.memory_limit),
+        progress: progress.clone(),
+        cancel: run_cancel.clone(),
+        server_side: options.server_side && src.same_store(dst),
+    };
+    let results = stream::iter(to_copy.iter())
+        .map(|p| { let copier = &copier; async move { (p, copier.copy(p).await) } })
+        .buffer_unordered(options.transfers.max(1));
+    futures::pin_mut!(results);
+    let journal_ref = journal.as_ref();
+    while let Some((p, result)) = results.next().await {
+        match result {
+            Ok(entry) => {
+                if let Some(j) = journal_ref {
+                    j.record(&entry).map_err(|source| TransferError::Journal {
+                        path: j.path().to_path_buf(),
+                        source,
+                    })?;
+                }
+                summary.copied += 1;
+                summary.copied_bytes += entry.size;
+                progress.object_done(
+                    "copied",
+                    &p.dst_key,
+                    entry.size,
+                    serde_json::json!({"blake3": entry.blake3}),
+                );
+                entries.push(entry);
+            }
+            Err(e) if e.cancelled => summary.interrupted = true,
+            Err(e) => {
+                progress.object_done("failed", &p.src.key, p.src.size, serde_json::json!({"error": e.message}));
+                summary.failed.push(Mismatch { key: p.src.key.clone(), reason: e.message.clone() });
+                if options.fail_fast {
+                    summary.interrupted = true;
+                    run_cancel.cancel();
+                }
+            }
+        }
+    }
+    summary.interrupted |= cancel.is_cancelled();
+    summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
+    let complete = summary.failed.is_empty() && !summary.interrupted;
+    let manifest = Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries);
+    if complete && !ends.single {
+        let key = join_key(&ends.dst_root, MANIFEST_KEY);
+        dst.op()
+            .write(&key, manifest.to_json())
+            .await
+            .map_err(|e| TransferError::Remote {
+                remote: dst.name().to_string(),
+                message: format!("writing manifest '{key}': {e}"),
+            })?;
+        summary.manifest = Some(format!("{}:{key}", dst.name()));
+    }
+    if complete {
+        if let Some(j) = journal {
+            j.finish().map_err(|source| TransferError::Journal { path: options.state_dir.clone(), source })?;
+        }
+    }
+    progress.finish();
+    if complete && options.verify {
+        let verifier = Arc::new(Progress::new(
+            if progress.is_json() { ProgressMode::Json } else { ProgressMode::Auto },
+            "verified",
+        ));
+        let report = if ends.single {
+            verify::verify_object(dst, &ends.dst_root, &manifest.objects, &options, verifier.clone(), cancel.clone()).await
+        } else {
+            verify_tree(dst, &ends.dst_root, Some(manifest), &options, verifier.clone(), cancel.clone()).await?
+        };
+        verifier.finish();
+        summary.verify = Some(report);
+    }
+    summary.seconds = progress.elapsed().as_secs_f64();
+    Ok(summary)
+}

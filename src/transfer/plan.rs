@@ -1,0 +1,275 @@
+//! Planning a transfer: list the source tree, map each key to the destination, and decide per object
+//! whether it must be copied or has already landed (journal, or a `stat` of the destination).
+
+use std::collections::HashMap;
+
+use futures::TryStreamExt;
+use futures::stream::{self, StreamExt};
+use opendal::{EntryMode, ErrorKind, Metadata};
+
+use super::TransferError;
+use super::journal::Journal;
+use super::manifest::{MANIFEST_KEY, MBX_DIR, META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, Manifest, ManifestEntry};
+use crate::config::RemoteKind;
+use crate::remote::{Remote, RemotePath, join_key};
+
+/// One object of the source tree.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceObject {
+    /// Key relative to the tree root (what the manifest records).
+    pub rel: String,
+    /// Full key on the source remote.
+    pub key: String,
+    pub size: u64,
+    pub etag: Option<String>,
+    pub mtime: Option<String>,
+    /// A "directory marker" object (a key ending in `/`).
+    pub is_dir: bool,
+}
+
+/// What to do with one object.
+#[derive(Debug, Clone)]
+pub(crate) enum Action {
+    Copy,
+    /// Already at the destination with this manifest entry.
+    Skip(ManifestEntry),
+}
+
+/// One object and its fate.
+#[derive(Debug, Clone)]
+pub(crate) struct PlannedObject {
+    pub src: SourceObject,
+    pub dst_key: String,
+    pub action: Action,
+    /// The BLAKE3 the source's own manifest gives for this object, if it has one that still matches.
+    pub expected_blake3: Option<String>,
+}
+
+/// Where a transfer's tree sits on each side.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoints {
+    /// Source tree root (a folder prefix, or the single object's key).
+    pub src_root: String,
+    /// Destination tree root (folder prefix ending in `/`, or empty).
+    pub dst_root: String,
+    /// The source is one object, not a tree.
+    pub single: bool,
+}
+
+fn metadata_mtime(m: &Metadata) -> Option<String> {
+    m.last_modified().map(|t| t.to_string())
+}
+
+fn clean_etag(m: &Metadata) -> Option<String> {
+    m.etag().map(|e| e.trim_matches('"').to_string()).filter(|e| !e.is_empty())
+}
+
+/// Lists every object under `dir` on `remote` (recursively), skipping mbx's own `.mbx/` folder at the root.
+pub(crate) async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceObject>, TransferError> {
+    let list_err = |e: opendal::Error| TransferError::Remote {
+        remote: remote.name().to_string(),
+        message: format!("listing '{dir}': {e}"),
+    };
+    let lister = remote.op().lister_with(dir).recursive(true).await.map_err(list_err)?;
+    let entries: Vec<opendal::Entry> = lister.try_collect().await.map_err(list_err)?;
+    let on_fs = remote.config().kind == RemoteKind::Fs;
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let (key, meta) = entry.into_parts();
+        let Some(rel) = key.strip_prefix(dir) else { continue };
+        if rel.is_empty() || rel.starts_with(MBX_DIR) {
+            continue;
+        }
+        let is_dir = meta.mode() == EntryMode::DIR || key.ends_with('/');
+        // A local folder is not an object; on object stores a key ending in `/` is a real marker object.
+        if is_dir && on_fs {
+            continue;
+        }
+        remote.check_key(&key).map_err(|e| TransferError::BadKey(e.to_string()))?;
+        out.push(SourceObject {
+            rel: rel.to_string(),
+            key,
+            size: if is_dir { 0 } else { meta.content_length() },
+            etag: clean_etag(&meta),
+            mtime: metadata_mtime(&meta),
+            is_dir,
+        });
+    }
+    out.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok(out)
+}
+
+/// Works out the source tree and where it lands: a destination ending in `/` (or empty) receives the
+/// source's last path component, like `cp -r`; otherwise the destination path is the new root.
+pub(crate) async fn resolve(
+    src: &Remote,
+    src_path: &RemotePath,
+    dst: &Remote,
+    dst_path: &RemotePath,
+) -> Result<(Endpoints, Vec<SourceObject>), TransferError> {
+    for (remote, path) in [(src, src_path), (dst, dst_path)] {
+        if !path.path.is_empty() {
+            remote
+                .check_key(path.path.trim_end_matches('/'))
+                .map_err(|e| TransferError::BadKey(e.to_string()))?;
+        }
+    }
+    let into_folder = dst_path.path.is_empty() || dst_path.path.ends_with('/');
+    let src_dir = src_path.as_dir();
+    let objects = list_tree(src, &src_dir).await?;
+    if !objects.is_empty() || src_dir.is_empty() {
+        let dst_root = match (into_folder, src_path.last_component()) {
+            (true, Some(last)) => format!("{}{last}/", dst_path.as_dir()),
+            (true, None) => dst_path.as_dir(),
+            (false, _) => dst_path.as_dir(),
+        };
+        return Ok((Endpoints { src_root: src_dir, dst_root, single: false }, objects));
+    }
+    // Not a folder: maybe one object.
+    if !src_path.path.ends_with('/') {
+        match src.op().stat(&src_path.path).await {
+            Ok(meta) if meta.is_file() => {
+                let name = src_path.last_component().unwrap_or_default().to_string();
+                let dst_key = if into_folder {
+                    format!("{}{name}", dst_path.as_dir())
+                } else {
+                    dst_path.path.clone()
+                };
+                let object = SourceObject {
+                    rel: name,
+                    key: src_path.path.clone(),
+                    size: meta.content_length(),
+                    etag: clean_etag(&meta),
+                    mtime: metadata_mtime(&meta),
+                    is_dir: false,
+                };
+                return Ok((Endpoints { src_root: src_path.path.clone(), dst_root: dst_key, single: true }, vec![object]));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(TransferError::Remote {
+                    remote: src.name().to_string(),
+                    message: format!("stat '{}': {e}", src_path.path),
+                });
+            }
+        }
+    }
+    Err(TransferError::NothingToCopy(src_path.to_string()))
+}
+
+/// Reads the manifest of the tree at `root` on `remote`, if there is one.
+pub(crate) async fn read_manifest(remote: &Remote, root: &str) -> Result<Option<Manifest>, TransferError> {
+    let key = join_key(root, MANIFEST_KEY);
+    match remote.op().read(&key).await {
+        Ok(buf) => Manifest::from_json(&buf.to_vec()).map(Some).map_err(|m| TransferError::Remote {
+            remote: remote.name().to_string(),
+            message: format!("'{key}': {m}"),
+        }),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(TransferError::Remote {
+            remote: remote.name().to_string(),
+            message: format!("reading '{key}': {e}"),
+        }),
+    }
+}
+
+/// True when `entry` describes this very version of the source object.
+fn same_source(entry: &ManifestEntry, obj: &SourceObject) -> bool {
+    entry.size == obj.size
+        && match (&entry.src_etag, &obj.etag) {
+            (Some(a), Some(b)) => a == b,
+            _ => entry.src_mtime.is_some() && entry.src_mtime == obj.mtime,
+        }
+}
+
+/// Decides for every object whether to copy it. `concurrency` bounds the `stat` calls.
+pub(crate) async fn plan(
+    src: &Remote,
+    dst: &Remote,
+    ends: &Endpoints,
+    objects: Vec<SourceObject>,
+    journal: Option<&Journal>,
+    concurrency: usize,
+) -> Result<Vec<PlannedObject>, TransferError> {
+    let dst_key = |obj: &SourceObject| {
+        if ends.single { ends.dst_root.clone() } else { join_key(&ends.dst_root, &obj.rel) }
+    };
+    for obj in &objects {
+        dst.check_key(&dst_key(obj)).map_err(|e| TransferError::BadKey(e.to_string()))?;
+    }
+    let source_manifest = if ends.single { None } else { read_manifest(src, &ends.src_root).await? };
+    let expected: HashMap<String, ManifestEntry> = source_manifest
+        .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
+        .unwrap_or_default();
+    // A finished earlier run left its manifest at the destination: it vouches for what it lists.
+    let landed: HashMap<String, ManifestEntry> = if ends.single {
+        HashMap::new()
+    } else {
+        read_manifest(dst, &ends.dst_root)
+            .await?
+            .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
+            .unwrap_or_default()
+    };
+    let existing: HashMap<String, u64> = if ends.single {
+        match dst.op().stat(&ends.dst_root).await {
+            Ok(m) if m.is_file() => [(ends.dst_root.clone(), m.content_length())].into(),
+            _ => HashMap::new(),
+        }
+    } else {
+        list_tree(dst, &ends.dst_root)
+            .await?
+            .into_iter()
+            .map(|o| (o.key, o.size))
+            .collect()
+    };
+    let planned = stream::iter(objects)
+        .map(|obj| {
+            let dst_key = dst_key(&obj);
+            let present = existing.get(&dst_key).copied();
+            let expected_blake3 = expected
+                .get(&obj.rel)
+                .filter(|e| e.size == obj.size)
+                .map(|e| e.blake3.clone());
+            let landed = landed.get(&obj.rel);
+            async move {
+                let action = decide(dst, &obj, &dst_key, present, journal, landed).await;
+                PlannedObject { src: obj, dst_key, action, expected_blake3 }
+            }
+        })
+        .buffered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    Ok(planned)
+}
+
+async fn decide(
+    dst: &Remote,
+    obj: &SourceObject,
+    dst_key: &str,
+    present: Option<u64>,
+    journal: Option<&Journal>,
+    landed: Option<&ManifestEntry>,
+) -> Action {
+    let Some(dst_size) = present else { return Action::Copy };
+    if dst_size != obj.size {
+        return Action::Copy;
+    }
+    for entry in [journal.and_then(|j| j.get(&obj.rel)), landed].into_iter().flatten() {
+        if same_source(entry, obj) {
+            return Action::Skip(entry.clone());
+        }
+    }
+    // No journal record: the destination's own metadata says what it was copied from.
+    let Ok(meta) = dst.op().stat(dst_key).await else { return Action::Copy };
+    let Some(user) = meta.user_metadata() else { return Action::Copy };
+    let Some(hash) = user.get(META_BLAKE3) else { return Action::Copy };
+    let entry = ManifestEntry {
+        key: obj.rel.clone(),
+        size: meta.content_length(),
+        blake3: hash.to_string(),
+        src_etag: user.get(META_SRC_ETAG).map(str::to_string),
+        src_mtime: user.get(META_SRC_MTIME).map(str::to_string),
+    };
+    if same_source(&entry, obj) { Action::Skip(entry) } else { Action::Copy }
+}

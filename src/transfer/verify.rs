@@ -1,0 +1,148 @@
+//! Verification: re-read every object of a tree and check it against the tree's manifest.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::copy::{MemoryBudget, hash_object};
+use super::manifest::Manifest;
+use super::plan::{list_tree, read_manifest};
+use super::progress::Progress;
+use super::{TransferError, TransferOptions};
+use crate::remote::Remote;
+
+/// One object that is not what the manifest says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Mismatch {
+    /// The key relative to the tree root.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct VerifyReport {
+    /// Objects checked.
+    pub checked: u64,
+    /// Bytes re-read.
+    pub bytes: u64,
+    /// Objects missing, of the wrong size, or with the wrong hash.
+    pub mismatches: Vec<Mismatch>,
+    /// The run was interrupted before every object was checked.
+    pub interrupted: bool,
+}
+
+impl VerifyReport {
+    /// True when every object matched.
+    pub fn ok(&self) -> bool {
+        self.mismatches.is_empty() && !self.interrupted
+    }
+}
+
+/// Verifies the tree at `root` on `remote` against its manifest (`root/.mbx/manifest.json`), or against
+/// `manifest` when given.
+pub async fn verify_tree(
+    remote: &Remote,
+    root: &str,
+    manifest: Option<Manifest>,
+    options: &TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<VerifyReport, TransferError> {
+    let manifest = match manifest {
+        Some(m) => m,
+        None => read_manifest(remote, root).await?.ok_or_else(|| TransferError::NoManifest(format!(
+            "{}:{root}",
+            remote.name()
+        )))?,
+    };
+    let listed: HashMap<String, u64> = list_tree(remote, root)
+        .await?
+        .into_iter()
+        .map(|o| (o.rel, o.size))
+        .collect();
+    let total: u64 = manifest.objects.iter().map(|e| e.size).sum();
+    progress.set_total(manifest.objects.len() as u64, total);
+    let budget = MemoryBudget::new(options.memory_limit);
+    let mut report = VerifyReport::default();
+    let results = stream::iter(manifest.objects.iter())
+        .map(|entry| {
+            let listed_size = listed.get(&entry.key).copied();
+            let budget = budget.clone();
+            let progress = progress.clone();
+            let cancel = cancel.clone();
+            async move {
+                let key = crate::remote::join_key(root, &entry.key);
+                let reason = match listed_size {
+                    None => Some("missing at the destination".to_string()),
+                    Some(s) if s != entry.size => {
+                        Some(format!("size {s} bytes, manifest says {}", entry.size))
+                    }
+                    Some(_) if entry.key.ends_with('/') => None,
+                    Some(_) => {
+                        let _mem = budget.reserve(options.object_footprint(entry.size)).await;
+                        match hash_object(remote, &key, entry.size, options, &cancel, Some(&progress)).await {
+                            Ok(h) if h.to_hex().as_str() == entry.blake3 => None,
+                            Ok(h) => Some(format!("blake3 {}, manifest says {}", h.to_hex(), entry.blake3)),
+                            Err(e) if e.cancelled => return (entry, None, true),
+                            Err(e) => Some(format!("cannot read: {e}")),
+                        }
+                    }
+                };
+                (entry, reason, false)
+            }
+        })
+        .buffer_unordered(options.transfers.max(1));
+    futures::pin_mut!(results);
+    while let Some((entry, reason, cancelled)) = results.next().await {
+        if cancelled {
+            report.interrupted = true;
+            continue;
+        }
+        report.checked += 1;
+        report.bytes += entry.size;
+        match reason {
+            None => progress.object_done("verified", &entry.key, entry.size, serde_json::json!({})),
+            Some(reason) => {
+                progress.object_done("mismatch", &entry.key, entry.size, serde_json::json!({"error": reason}));
+                report.mismatches.push(Mismatch { key: entry.key.clone(), reason });
+            }
+        }
+    }
+    report.mismatches.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(report)
+}
+
+/// Verifies one object at `key` against the single entry of `entries` (a one-object transfer has no
+/// manifest file; the entry comes from the copy itself).
+pub(crate) async fn verify_object(
+    remote: &Remote,
+    key: &str,
+    entries: &[super::ManifestEntry],
+    options: &TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> VerifyReport {
+    let mut report = VerifyReport::default();
+    for entry in entries {
+        progress.set_total(1, entry.size);
+        let reason = match hash_object(remote, key, entry.size, options, &cancel, Some(&progress)).await {
+            Ok(h) if h.to_hex().as_str() == entry.blake3 => None,
+            Ok(h) => Some(format!("blake3 {}, expected {}", h.to_hex(), entry.blake3)),
+            Err(e) if e.cancelled => {
+                report.interrupted = true;
+                continue;
+            }
+            Err(e) => Some(format!("cannot read: {e}")),
+        };
+        report.checked += 1;
+        report.bytes += entry.size;
+        if let Some(reason) = reason {
+            report.mismatches.push(Mismatch { key: key.to_string(), reason });
+        }
+    }
+    report
+}
