@@ -1,0 +1,161 @@
+//! Shared helpers for the integration tests: the real servers started by `scripts/test.sh` (named in the
+//! remotes file at `$MBX_TEST_REMOTES`), test data, and running the `mbx` binary.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use futures::TryStreamExt;
+use mbx::config::RemotesConfig;
+use mbx::remote::Remote;
+use rand::{RngCore, SeedableRng};
+
+/// The remotes file naming the test servers. Panics with the fix when it is missing: a test never skips.
+pub fn remotes_file() -> PathBuf {
+    match std::env::var_os("MBX_TEST_REMOTES") {
+        Some(p) if PathBuf::from(&p).is_file() => PathBuf::from(p),
+        _ => panic!(
+            "MBX_TEST_REMOTES is not set or names no file: the integration tests run against real storage \
+             servers that scripts/test.sh installs and starts. Run ./scripts/test.sh (CI={})",
+            std::env::var("CI").unwrap_or_default()
+        ),
+    }
+}
+
+/// Opens a remote of the test servers.
+pub fn remote(name: &str) -> Remote {
+    let config = RemotesConfig::parse(
+        &std::fs::read_to_string(remotes_file()).expect("read remotes file"),
+        mbx::config::ConfigSource::File(remotes_file()),
+        &std::env::vars().collect(),
+    )
+    .expect("parse remotes file");
+    Remote::open(config.get(name).expect("remote in file")).expect("open remote")
+}
+
+/// A prefix no other test (or earlier run) uses.
+pub fn unique(test: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("t-{test}-{nanos:x}-{}", std::process::id())
+}
+
+/// Deterministic pseudo-random bytes.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    rand::rngs::StdRng::seed_from_u64(seed).fill_bytes(&mut v);
+    v
+}
+
+/// A tree of objects: relative key → content.
+pub type Tree = BTreeMap<String, Vec<u8>>;
+
+/// A mixed tree: `small` objects of up to 64 KiB in nested folders, one empty object, and one object of
+/// `large` bytes (multipart with a 5 MiB part size when large > 5 MiB).
+pub fn mixed_tree(small: usize, large: usize) -> Tree {
+    let mut t = Tree::new();
+    for i in 0..small {
+        let len = (i * 7919) % 65536;
+        t.insert(format!("binlogs/insert_log/{}/{}/{i}", i % 3, i % 5), bytes(i as u64, len));
+    }
+    t.insert("meta/empty.json".into(), Vec::new());
+    if large > 0 {
+        t.insert("binlogs/large.bin".into(), bytes(999, large));
+    }
+    t
+}
+
+/// Writes `tree` under `root/` on `remote`.
+pub async fn put_tree(remote: &Remote, root: &str, tree: &Tree) {
+    for (k, v) in tree {
+        let key = format!("{root}/{k}");
+        if k.ends_with('/') {
+            remote.op().create_dir(&key).await.unwrap_or_else(|e| panic!("mkdir {key}: {e}"));
+        } else {
+            remote.op().write(&key, v.clone()).await.unwrap_or_else(|e| panic!("put {key}: {e}"));
+        }
+    }
+}
+
+/// Reads every object under `root/` on `remote` (mbx's `.mbx/` folder excluded).
+pub async fn read_tree(remote: &Remote, root: &str) -> Tree {
+    let dir = format!("{root}/");
+    let entries: Vec<opendal::Entry> = remote
+        .op()
+        .lister_with(&dir)
+        .recursive(true)
+        .await
+        .expect("list")
+        .try_collect()
+        .await
+        .expect("list");
+    let mut t = Tree::new();
+    for e in entries {
+        let rel = e.path().strip_prefix(&dir).unwrap_or(e.path()).to_string();
+        if rel.is_empty() || rel.starts_with(".mbx/") {
+            continue;
+        }
+        if e.metadata().is_dir() {
+            if remote.config().kind != mbx::config::RemoteKind::Fs {
+                t.insert(rel, Vec::new());
+            }
+            continue;
+        }
+        let body = remote.op().read(e.path()).await.unwrap_or_else(|err| panic!("read {}: {err}", e.path()));
+        t.insert(rel, body.to_vec());
+    }
+    t
+}
+
+/// Asserts two trees are equal, naming the first difference instead of dumping megabytes.
+pub fn assert_same_tree(got: &Tree, want: &Tree) {
+    let gk: Vec<_> = got.keys().collect();
+    let wk: Vec<_> = want.keys().collect();
+    assert_eq!(gk, wk, "keys differ");
+    for (k, v) in want {
+        let g = &got[k];
+        assert!(g == v, "content of {k} differs: {} bytes vs {} expected", g.len(), v.len());
+    }
+}
+
+/// Runs `mbx` with the test remotes file and a private state dir (journals).
+pub fn mbx(state: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mbx"))
+        .arg("--config")
+        .arg(remotes_file())
+        .args(args)
+        .env("MBX_STATE_DIR", state)
+        .output()
+        .expect("run mbx")
+}
+
+/// The JSON summary line of a `--json` run.
+pub fn summary(out: &Output) -> serde_json::Value {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["event"] == "summary")
+        .unwrap_or_else(|| {
+            panic!(
+                "no summary in output; status {:?}\nstdout: {stdout}\nstderr: {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
+}
+
+/// Panics with mbx's output unless it exited with `code`.
+pub fn assert_exit(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "mbx exited {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
