@@ -101,6 +101,9 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let src = open_with_bwlimit(ctx, &config, &args.src, args.bwlimit)?;
     let dst = open_with_bwlimit(ctx, &config, &args.dst, args.bwlimit)?;
     let mut options = args.tuning.options()?;
+    if args.bwlimit.is_some() && options.part_size > u64::from(mbx::remote::MAX_THROTTLED_REQUEST) {
+        return Err(BadInput("with --bwlimit, --part-size must be at most 16MiB".into()).into());
+    }
     options.verify = args.verify;
     options.dry_run = args.dry_run;
     options.fail_fast = args.fail_fast;

@@ -12,6 +12,9 @@ use crate::config::{RemoteConfig, RemoteKind};
 
 pub use path::{KeyError, RemotePath, check_key, join_key};
 
+/// With a bandwidth limit, no single request may carry more than this (the limiter's burst).
+pub const MAX_THROTTLED_REQUEST: u32 = 16 << 20;
+
 /// A remote could not be opened or used.
 #[derive(Debug, thiserror::Error)]
 #[error("remote '{remote}': {message}")]
@@ -47,8 +50,8 @@ impl Remote {
         let mut op = op;
         if let Some(bw) = s.bwlimit {
             let bw = u32::try_from(bw.max(1)).unwrap_or(u32::MAX);
-            // The burst must exceed any single request body, or the request could never pass.
-            op = op.layer(ThrottleLayer::new(bw, bw.max(64 << 20)));
+            // The burst must hold any single request body (a part, up to 16 MiB), or it could never pass.
+            op = op.layer(ThrottleLayer::new(bw, bw.max(MAX_THROTTLED_REQUEST)));
         }
         let op = op
             .layer(
