@@ -27,7 +27,11 @@ async fn round_trip(src_name: &str, dst_name: &str, small: usize, large: usize) 
     let s = summary(&out);
     assert_eq!(s["copied"], tree.len() as u64, "{s}");
     assert_eq!(s["verify"]["checked"], tree.len() as u64, "{s}");
-    assert_eq!(s["verify"]["mismatches"].as_array().map(Vec::len), Some(0), "{s}");
+    assert_eq!(
+        s["verify"]["mismatches"].as_array().map(Vec::len),
+        Some(0),
+        "{s}"
+    );
 
     let got = read_tree(&dst, &format!("{root}/backup/my_backup")).await;
     assert_same_tree(&got, &tree);
@@ -40,7 +44,12 @@ async fn round_trip(src_name: &str, dst_name: &str, small: usize, large: usize) 
     let manifest = mbx::transfer::Manifest::from_json(&manifest.to_vec()).unwrap();
     assert_eq!(manifest.objects.len(), tree.len());
     for e in &manifest.objects {
-        assert_eq!(e.blake3, blake3::hash(&tree[&e.key]).to_hex().as_str(), "{}", e.key);
+        assert_eq!(
+            e.blake3,
+            blake3::hash(&tree[&e.key]).to_hex().as_str(),
+            "{}",
+            e.key
+        );
     }
 
     let again = mbx(state.path(), &args);

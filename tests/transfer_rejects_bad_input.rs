@@ -16,10 +16,16 @@ fn unknown_remote_is_named() {
 #[test]
 fn paths_that_escape_a_local_root_are_refused() {
     let state = tempfile::tempdir().unwrap();
-    for (src, dst) in [("local:../etc", "s3a:x/"), ("s3a:x", "local:../../tmp/escape")] {
+    for (src, dst) in [
+        ("local:../etc", "s3a:x/"),
+        ("s3a:x", "local:../../tmp/escape"),
+    ] {
         let out = mbx(state.path(), &["transfer", src, dst]);
         assert_exit(&out, 2);
-        assert!(String::from_utf8_lossy(&out.stderr).contains("escape"), "{src} {dst}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("escape"),
+            "{src} {dst}"
+        );
     }
     assert!(!std::path::Path::new("/tmp/escape").exists());
 }
@@ -27,7 +33,10 @@ fn paths_that_escape_a_local_root_are_refused() {
 #[test]
 fn missing_source_is_an_error_not_an_empty_success() {
     let state = tempfile::tempdir().unwrap();
-    let out = mbx(state.path(), &["transfer", &format!("s3a:{}", unique("none")), "local:x/"]);
+    let out = mbx(
+        state.path(),
+        &["transfer", &format!("s3a:{}", unique("none")), "local:x/"],
+    );
     assert_exit(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing at"));
 }
@@ -43,7 +52,10 @@ fn a_broken_remotes_file_names_the_remote_and_key() {
         .unwrap();
     assert_exit(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("remote 'x'") && err.contains("secret_acess_key"), "{err}");
+    assert!(
+        err.contains("remote 'x'") && err.contains("secret_acess_key"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -53,5 +65,8 @@ fn remotes_listing_redacts_secrets() {
     assert_exit(&out, 0);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("s3a") && text.contains("***"), "{text}");
-    assert!(!text.contains("mbxsecret") && !text.contains("Eby8vdM02"), "{text}");
+    assert!(
+        !text.contains("mbxsecret") && !text.contains("Eby8vdM02"),
+        "{text}"
+    );
 }

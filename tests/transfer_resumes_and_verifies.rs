@@ -27,14 +27,27 @@ async fn rerun_copies_only_what_changed_or_went_missing() {
     let root = unique("rerun");
     let tree = mixed_tree(30, 0);
     put_tree(&src, &format!("{root}/b"), &tree).await;
-    let args = ["--json", "transfer", &format!("local:{root}/b"), &format!("s3a:{root}/out"), "--part-size", "5MiB"];
+    let args = [
+        "--json",
+        "transfer",
+        &format!("local:{root}/b"),
+        &format!("s3a:{root}/out"),
+        "--part-size",
+        "5MiB",
+    ];
     assert_exit(&mbx(state.path(), &args), 0);
 
     // Change one source object (new size), delete one destination object.
     let changed = tree.keys().nth(3).unwrap().clone();
     let deleted = tree.keys().nth(7).unwrap().clone();
-    src.op().write(&format!("{root}/b/{changed}"), b"new content".to_vec()).await.unwrap();
-    dst.op().delete(&format!("{root}/out/{deleted}")).await.unwrap();
+    src.op()
+        .write(&format!("{root}/b/{changed}"), b"new content".to_vec())
+        .await
+        .unwrap();
+    dst.op()
+        .delete(&format!("{root}/out/{deleted}"))
+        .await
+        .unwrap();
     let out = mbx(state.path(), &args);
     assert_exit(&out, 0);
     let s = summary(&out);
@@ -52,20 +65,47 @@ async fn verify_names_each_corrupt_or_missing_object() {
     let root = unique("verify");
     let tree = mixed_tree(20, 0);
     put_tree(&src, &format!("{root}/b"), &tree).await;
-    assert_exit(&mbx(state.path(), &["transfer", &format!("local:{root}/b"), &format!("azure:{root}/out")]), 0);
-    assert_exit(&mbx(state.path(), &["verify", &format!("azure:{root}/out")]), 0);
+    assert_exit(
+        &mbx(
+            state.path(),
+            &[
+                "transfer",
+                &format!("local:{root}/b"),
+                &format!("azure:{root}/out"),
+            ],
+        ),
+        0,
+    );
+    assert_exit(
+        &mbx(state.path(), &["verify", &format!("azure:{root}/out")]),
+        0,
+    );
 
     let corrupt = tree.iter().find(|(_, v)| v.len() > 10).unwrap().0.clone();
     let missing = tree.keys().last().unwrap().clone();
     let mut body = tree[&corrupt].clone();
     body[5] ^= 0xff; // same size, different content: only a hash can tell
-    dst.op().write(&format!("{root}/out/{corrupt}"), body).await.unwrap();
-    dst.op().delete(&format!("{root}/out/{missing}")).await.unwrap();
+    dst.op()
+        .write(&format!("{root}/out/{corrupt}"), body)
+        .await
+        .unwrap();
+    dst.op()
+        .delete(&format!("{root}/out/{missing}"))
+        .await
+        .unwrap();
 
-    let out = mbx(state.path(), &["--json", "verify", &format!("azure:{root}/out")]);
+    let out = mbx(
+        state.path(),
+        &["--json", "verify", &format!("azure:{root}/out")],
+    );
     assert_exit(&out, 1);
     let s = summary(&out);
-    let keys: Vec<&str> = s["mismatches"].as_array().unwrap().iter().map(|m| m["key"].as_str().unwrap()).collect();
+    let keys: Vec<&str> = s["mismatches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["key"].as_str().unwrap())
+        .collect();
     let mut want = vec![corrupt.as_str(), missing.as_str()];
     want.sort();
     assert_eq!(keys, want, "{s}");
@@ -76,7 +116,9 @@ async fn verify_names_each_corrupt_or_missing_object() {
 
 /// Source tree for the interruption tests: enough medium objects that a throttled run is cut mid-way.
 fn interrupt_tree() -> Tree {
-    (0..24).map(|i| (format!("seg/{i:02}"), bytes(100 + i, 3 << 20))).collect()
+    (0..24)
+        .map(|i| (format!("seg/{i:02}"), bytes(100 + i, 3 << 20)))
+        .collect()
 }
 
 async fn interrupted_then_resumed(signal: &str) {
@@ -87,13 +129,25 @@ async fn interrupted_then_resumed(signal: &str) {
     put_tree(&src, &format!("{root}/b"), &tree).await;
     let src_arg = format!("local:{root}/b");
     let dst_arg = format!("s3b:{root}/out");
-    let mut child = spawn_mbx(
+    let child = spawn_mbx(
         state.path(),
-        &["--json", "transfer", &src_arg, &dst_arg, "--bwlimit", "8MiB", "--transfers", "2"],
+        &[
+            "--json",
+            "transfer",
+            &src_arg,
+            &dst_arg,
+            "--bwlimit",
+            "8MiB",
+            "--transfers",
+            "2",
+        ],
     );
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let pid = child.id().to_string();
-    let status = Command::new("kill").args([&format!("-{signal}"), &pid]).status().unwrap();
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     if signal == "INT" {
@@ -108,14 +162,34 @@ async fn interrupted_then_resumed(signal: &str) {
         .filter(|v| v["event"] == "copied")
         .count();
 
-    let out = mbx(state.path(), &["--json", "transfer", &src_arg, &dst_arg, "--verify"]);
+    let out = mbx(
+        state.path(),
+        &["--json", "transfer", &src_arg, &dst_arg, "--verify"],
+    );
     assert_exit(&out, 0);
     let s = summary(&out);
-    assert_eq!(s["copied"].as_u64().unwrap() + s["skipped"].as_u64().unwrap(), tree.len() as u64, "{s}");
-    assert!(s["skipped"].as_u64().unwrap() as usize >= landed, "objects that landed before the interruption were sent again: {s}");
-    assert!(s["skipped"].as_u64().unwrap() > 0, "nothing had landed in 2.5 s: {s}");
-    assert!(s["copied"].as_u64().unwrap() > 0, "the interruption came too late to test anything: {s}");
-    assert_eq!(s["verify"]["mismatches"].as_array().map(Vec::len), Some(0), "{s}");
+    assert_eq!(
+        s["copied"].as_u64().unwrap() + s["skipped"].as_u64().unwrap(),
+        tree.len() as u64,
+        "{s}"
+    );
+    assert!(
+        s["skipped"].as_u64().unwrap() as usize >= landed,
+        "objects that landed before the interruption were sent again: {s}"
+    );
+    assert!(
+        s["skipped"].as_u64().unwrap() > 0,
+        "nothing had landed in 2.5 s: {s}"
+    );
+    assert!(
+        s["copied"].as_u64().unwrap() > 0,
+        "the interruption came too late to test anything: {s}"
+    );
+    assert_eq!(
+        s["verify"]["mismatches"].as_array().map(Vec::len),
+        Some(0),
+        "{s}"
+    );
     assert_same_tree(&read_tree(&dst, &format!("{root}/out")).await, &tree);
 }
 

@@ -19,11 +19,15 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let path: RemotePath = if args.remote.contains(':') {
         args.remote.parse().map_err(super::BadInput)?
     } else {
-        RemotePath { remote: args.remote.clone(), path: String::new() }
+        RemotePath {
+            remote: args.remote.clone(),
+            path: String::new(),
+        }
     };
     let remote = ctx.open(&config, &path)?;
     let op = remote.op();
-    let nonce = blake3::hash(format!("{:?}{}", Instant::now(), std::process::id()).as_bytes()).to_hex();
+    let nonce =
+        blake3::hash(format!("{:?}{}", Instant::now(), std::process::id()).as_bytes()).to_hex();
     let key = format!("{}.mbx-check-{}", path.as_dir(), &nonce[..16]);
     let body = format!("mbx check {nonce}").into_bytes();
     let mut failures = 0;
@@ -35,20 +39,36 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
         let detail = result.unwrap_or_else(|e| e);
         if ctx.json {
-            println!("{}", serde_json::json!({"step": name, "ok": ok, "ms": ms, "detail": detail}));
+            println!(
+                "{}",
+                serde_json::json!({"step": name, "ok": ok, "ms": ms, "detail": detail})
+            );
         } else {
-            println!("{:<8} {:<4} {:>8.1} ms  {detail}", name, if ok { "ok" } else { "FAIL" }, ms);
+            println!(
+                "{:<8} {:<4} {:>8.1} ms  {detail}",
+                name,
+                if ok { "ok" } else { "FAIL" },
+                ms
+            );
         }
     };
     let t = Instant::now();
     let wrote = op.write(&key, body.clone()).await;
-    step("write", t, wrote.as_ref().map(|_| key.clone()).map_err(|e| e.to_string()));
+    step(
+        "write",
+        t,
+        wrote
+            .as_ref()
+            .map(|_| key.clone())
+            .map_err(|e| e.to_string()),
+    );
     let t = Instant::now();
     let stat = op.stat(&key).await;
     step(
         "stat",
         t,
-        stat.map(|m| format!("{} bytes", m.content_length())).map_err(|e| e.to_string()),
+        stat.map(|m| format!("{} bytes", m.content_length()))
+            .map_err(|e| e.to_string()),
     );
     let t = Instant::now();
     let read = op.read(&key).await;
@@ -78,6 +98,16 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     );
     let t = Instant::now();
     let deleted = op.delete(&key).await;
-    step("delete", t, deleted.map(|_| "probe removed".into()).map_err(|e| e.to_string()));
-    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::from(exit::FAILED) })
+    step(
+        "delete",
+        t,
+        deleted
+            .map(|_| "probe removed".into())
+            .map_err(|e| e.to_string()),
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILED)
+    })
 }

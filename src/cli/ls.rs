@@ -27,7 +27,11 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .recursive(args.recursive)
         .await
         .map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))?;
-    while let Some(entry) = lister.try_next().await.map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))? {
+    while let Some(entry) = lister
+        .try_next()
+        .await
+        .map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))?
+    {
         if entry.path() == dir {
             continue;
         }

@@ -77,10 +77,11 @@ impl Context {
     /// The remotes, found as documented on `--config`.
     pub fn remotes(&self) -> Result<RemotesConfig, ConfigError> {
         let config = RemotesConfig::discover(self.config_path.as_deref())?;
-        if let mbx::config::ConfigSource::Embedded = config.source {
-            if !self.quiet && !self.json {
-                eprintln!("note: no remotes file found; using the built-in example remotes (see remotes.example.toml)");
-            }
+        if matches!(config.source, mbx::config::ConfigSource::Embedded) && !self.quiet && !self.json
+        {
+            eprintln!(
+                "note: no remotes file found; using the built-in example remotes (see remotes.example.toml)"
+            );
         }
         Ok(config)
     }
@@ -112,7 +113,10 @@ pub(crate) fn remote_path(s: &str) -> Result<RemotePath, String> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -120,7 +124,12 @@ pub fn main() -> ExitCode {
         }
     };
     let cancel = CancellationToken::new();
-    let ctx = Context { config_path: cli.config, json: cli.json, quiet: cli.quiet, cancel: cancel.clone() };
+    let ctx = Context {
+        config_path: cli.config,
+        json: cli.json,
+        quiet: cli.quiet,
+        cancel: cancel.clone(),
+    };
     runtime.block_on(async move {
         tokio::spawn(watch_ctrl_c(cancel));
         let result = match cli.command {
@@ -133,7 +142,11 @@ pub fn main() -> ExitCode {
         match result {
             Ok(code) => code,
             Err(e) => {
-                let code = if is_bad_input(&e) { exit::BAD_INPUT } else { exit::FAILED };
+                let code = if is_bad_input(&e) {
+                    exit::BAD_INPUT
+                } else {
+                    exit::FAILED
+                };
                 eprintln!("error: {e:#}");
                 ExitCode::from(code)
             }
@@ -144,13 +157,16 @@ pub fn main() -> ExitCode {
 fn is_bad_input(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ConfigError>().is_some()
         || e.downcast_ref::<BadInput>().is_some()
-        || e.downcast_ref::<mbx::transfer::TransferError>().is_some_and(|t| t.is_bad_input())
+        || e.downcast_ref::<mbx::transfer::TransferError>()
+            .is_some_and(|t| t.is_bad_input())
 }
 
 /// First Ctrl-C: stop cleanly (in-flight uploads are aborted, the journal kept). Second: leave now.
 async fn watch_ctrl_c(cancel: CancellationToken) {
     if tokio::signal::ctrl_c().await.is_ok() {
-        eprintln!("\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes");
+        eprintln!(
+            "\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes"
+        );
         cancel.cancel();
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(exit::INTERRUPTED.into());
@@ -167,5 +183,8 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }

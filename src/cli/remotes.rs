@@ -16,8 +16,11 @@ pub(crate) async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                             "milvus": r.milvus.as_ref().map(|m| m.address.clone())})
                     );
                 } else {
-                    let opts: Vec<String> =
-                        r.redacted().iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let opts: Vec<String> = r
+                        .redacted()
+                        .iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect();
                     println!("{name}\t{}\t{}", r.kind, opts.join(" "));
                 }
             }

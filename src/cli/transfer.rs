@@ -63,10 +63,14 @@ pub(crate) struct Tuning {
 impl Tuning {
     pub(crate) fn options(&self) -> Result<TransferOptions, BadInput> {
         if self.part_size < 5 << 20 {
-            return Err(BadInput("--part-size must be at least 5MiB (the S3 minimum part size)".into()));
+            return Err(BadInput(
+                "--part-size must be at least 5MiB (the S3 minimum part size)".into(),
+            ));
         }
         if self.transfers == 0 || self.parts == 0 {
-            return Err(BadInput("--transfers and --parts must be at least 1".into()));
+            return Err(BadInput(
+                "--transfers and --parts must be at least 1".into(),
+            ));
         }
         let options = TransferOptions {
             part_size: self.part_size,
@@ -87,7 +91,12 @@ impl Tuning {
     }
 }
 
-fn open_with_bwlimit(ctx: &Context, config: &mbx::config::RemotesConfig, path: &RemotePath, bwlimit: Option<u64>) -> anyhow::Result<Remote> {
+fn open_with_bwlimit(
+    ctx: &Context,
+    config: &mbx::config::RemotesConfig,
+    path: &RemotePath,
+    bwlimit: Option<u64>,
+) -> anyhow::Result<Remote> {
     let mut remote = config.get(&path.remote)?.clone();
     if bwlimit.is_some() {
         remote.settings.bwlimit = bwlimit;
@@ -109,15 +118,22 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     options.fail_fast = args.fail_fast;
     options.server_side = !args.no_server_side;
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
-    let summary = transfer(&src, &args.src, &dst, &args.dst, options, progress, ctx.cancel.clone()).await?;
+    let summary = transfer(
+        &src,
+        &args.src,
+        &dst,
+        &args.dst,
+        options,
+        progress,
+        ctx.cancel.clone(),
+    )
+    .await?;
     print_summary(ctx, &summary);
     Ok(exit_code(summary.interrupted, summary.ok()))
 }
 
 fn exit_code(interrupted: bool, ok: bool) -> ExitCode {
-    if interrupted && ok {
-        ExitCode::from(exit::INTERRUPTED)
-    } else if interrupted {
+    if interrupted {
         ExitCode::from(exit::INTERRUPTED)
     } else if ok {
         ExitCode::SUCCESS
@@ -139,11 +155,18 @@ fn print_summary(ctx: &Context, s: &Summary) {
         println!("{v}");
         return;
     }
-    if !s.would_copy.is_empty() || (s.copied == 0 && s.failed.is_empty() && s.manifest.is_none() && !s.interrupted) {
+    if !s.would_copy.is_empty()
+        || (s.copied == 0 && s.failed.is_empty() && s.manifest.is_none() && !s.interrupted)
+    {
         for key in &s.would_copy {
             println!("would copy {key}");
         }
-        println!("dry run: {} objects would be copied, {} already at {}", s.would_copy.len(), s.skipped, s.destination);
+        println!(
+            "dry run: {} objects would be copied, {} already at {}",
+            s.would_copy.len(),
+            s.skipped,
+            s.destination
+        );
         return;
     }
     if ctx.quiet && s.ok() {
@@ -197,8 +220,15 @@ pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Ex
     let remote = ctx.open(&config, &args.path)?;
     let options = args.tuning.options()?;
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "verified"));
-    let report =
-        verify_tree(&remote, &args.path.as_dir(), None, &options, progress.clone(), ctx.cancel.clone()).await?;
+    let report = verify_tree(
+        &remote,
+        &args.path.as_dir(),
+        None,
+        &options,
+        progress.clone(),
+        ctx.cancel.clone(),
+    )
+    .await?;
     progress.finish();
     if ctx.json {
         let mut v = serde_json::to_value(&report).unwrap_or_default();

@@ -10,7 +10,10 @@ pub(super) fn process_env() -> BTreeMap<String, String> {
 }
 
 /// Expands `${VAR}` in `value`; `$$` is a literal `$`. An unset variable is an error naming it.
-pub(super) fn expand(value: &str, environment: &BTreeMap<String, String>) -> Result<String, String> {
+pub(super) fn expand(
+    value: &str,
+    environment: &BTreeMap<String, String>,
+) -> Result<String, String> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(i) = rest.find('$') {

@@ -100,11 +100,16 @@ impl RemoteKind {
         }
         for key in self.required_keys() {
             if options.get(*key).is_none_or(|v| v.is_empty()) {
-                return Err(format!("missing required key '{key}' for type {}", self.name()));
+                return Err(format!(
+                    "missing required key '{key}' for type {}",
+                    self.name()
+                ));
             }
         }
         let mut default = |k: &str, v: &str| {
-            options.entry(k.to_string()).or_insert_with(|| v.to_string());
+            options
+                .entry(k.to_string())
+                .or_insert_with(|| v.to_string());
         };
         match self {
             RemoteKind::S3 | RemoteKind::Minio => {

@@ -158,9 +158,15 @@ impl BackupYaml {
         }
         let host = m.address.unwrap_or_else(|| "localhost".into());
         let port = yaml_scalar(&m.port).unwrap_or_else(|| "9000".into());
-        let scheme = if m.use_ssl.unwrap_or(false) { "https" } else { "http" };
+        let scheme = if m.use_ssl.unwrap_or(false) {
+            "https"
+        } else {
+            "http"
+        };
         let milvus_bucket = m.bucket_name.unwrap_or_else(|| "a-bucket".into());
-        let backup_bucket = m.backup_bucket_name.unwrap_or_else(|| milvus_bucket.clone());
+        let backup_bucket = m
+            .backup_bucket_name
+            .unwrap_or_else(|| milvus_bucket.clone());
         let settings = RemoteSettings::default();
         let make = |bucket: &str| -> Result<RemoteConfig, String> {
             let mut opts = BTreeMap::new();

@@ -151,9 +151,17 @@ impl std::fmt::Debug for RemoteConfig {
 /// True for option names whose values are secrets.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
-    ["secret", "password", "token", "credential", "account_key", "sas", "encryption_key"]
-        .iter()
-        .any(|s| k.contains(s))
+    [
+        "secret",
+        "password",
+        "token",
+        "credential",
+        "account_key",
+        "sas",
+        "encryption_key",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
 }
 
 impl RemoteConfig {
@@ -162,7 +170,11 @@ impl RemoteConfig {
         self.options
             .iter()
             .map(|(k, v)| {
-                let v = if is_secret_key(k) { "***".to_string() } else { v.clone() };
+                let v = if is_secret_key(k) {
+                    "***".to_string()
+                } else {
+                    v.clone()
+                };
                 (k.clone(), v)
             })
             .collect()
@@ -174,7 +186,12 @@ impl RemoteConfig {
         let get = |k: &str| self.options.get(k).map(String::as_str).unwrap_or("");
         match self.kind {
             RemoteKind::Fs => format!("fs:{}", get("root")),
-            RemoteKind::Azblob => format!("azblob:{}/{}/{}", get("endpoint"), get("container"), get("root")),
+            RemoteKind::Azblob => format!(
+                "azblob:{}/{}/{}",
+                get("endpoint"),
+                get("container"),
+                get("root")
+            ),
             _ => format!(
                 "{}:{}/{}/{}",
                 self.kind.scheme(),
@@ -209,11 +226,17 @@ impl RemotesConfig {
     pub fn discover(explicit: Option<&Path>) -> Result<RemotesConfig, ConfigError> {
         match find_config_file(explicit) {
             Some(path) => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
                 Self::parse(&text, ConfigSource::File(path), &env::process_env())
             }
-            None => Self::parse(EMBEDDED_EXAMPLE, ConfigSource::Embedded, &env::process_env()),
+            None => Self::parse(
+                EMBEDDED_EXAMPLE,
+                ConfigSource::Embedded,
+                &env::process_env(),
+            ),
         }
     }
 
@@ -223,8 +246,13 @@ impl RemotesConfig {
         source: ConfigSource,
         environment: &BTreeMap<String, String>,
     ) -> Result<RemotesConfig, ConfigError> {
-        let parse_err = |message: String| ConfigError::Parse { path: source.to_string(), message };
-        let table: toml::Table = text.parse().map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+        let parse_err = |message: String| ConfigError::Parse {
+            path: source.to_string(),
+            message,
+        };
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
         for key in table.keys() {
             if key != "remotes" {
                 return Err(parse_err(format!(
@@ -235,7 +263,9 @@ impl RemotesConfig {
         let mut remotes = BTreeMap::new();
         if let Some(value) = table.get("remotes") {
             let toml::Value::Table(entries) = value else {
-                return Err(parse_err("'remotes' must be a table of [remotes.NAME] sections".into()));
+                return Err(parse_err(
+                    "'remotes' must be a table of [remotes.NAME] sections".into(),
+                ));
             };
             for (name, body) in entries {
                 let toml::Value::Table(body) = body else {
@@ -253,15 +283,18 @@ impl RemotesConfig {
 
     /// The remote with this name.
     pub fn get(&self, name: &str) -> Result<&RemoteConfig, ConfigError> {
-        let entry = self.remotes.get(name).ok_or_else(|| ConfigError::UnknownRemote {
-            name: name.to_string(),
-            source_desc: self.source.to_string(),
-            known: if self.remotes.is_empty() {
-                "(none)".into()
-            } else {
-                self.remotes.keys().cloned().collect::<Vec<_>>().join(", ")
-            },
-        })?;
+        let entry = self
+            .remotes
+            .get(name)
+            .ok_or_else(|| ConfigError::UnknownRemote {
+                name: name.to_string(),
+                source_desc: self.source.to_string(),
+                known: if self.remotes.is_empty() {
+                    "(none)".into()
+                } else {
+                    self.remotes.keys().cloned().collect::<Vec<_>>().join(", ")
+                },
+            })?;
         entry.as_ref().map_err(|message| ConfigError::Remote {
             remote: name.to_string(),
             message: message.clone(),
@@ -300,15 +333,18 @@ fn resolve_remote(
     body: &toml::Table,
     environment: &BTreeMap<String, String>,
 ) -> Result<RemoteConfig, ConfigError> {
-    let err = |message: String| ConfigError::Remote { remote: name.to_string(), message };
+    let err = |message: String| ConfigError::Remote {
+        remote: name.to_string(),
+        message,
+    };
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     let mut milvus_table = None;
     for (key, value) in body {
         match value {
             toml::Value::Table(t) if key == "milvus" => milvus_table = Some(t.clone()),
             toml::Value::String(s) => {
-                let expanded = env::expand(s, environment)
-                    .map_err(|e| err(format!("key '{key}': {e}")))?;
+                let expanded =
+                    env::expand(s, environment).map_err(|e| err(format!("key '{key}': {e}")))?;
                 values.insert(key.clone(), expanded);
             }
             toml::Value::Integer(i) => {
@@ -320,7 +356,11 @@ fn resolve_remote(
             toml::Value::Boolean(b) => {
                 values.insert(key.clone(), b.to_string());
             }
-            _ => return Err(err(format!("key '{key}' must be a string, number or boolean"))),
+            _ => {
+                return Err(err(format!(
+                    "key '{key}' must be a string, number or boolean"
+                )));
+            }
         }
     }
     for (key, value) in env::overrides_for(name, environment) {
@@ -345,13 +385,21 @@ fn resolve_remote(
         .map(|t| MilvusSettings::from_table(&t, environment))
         .transpose()
         .map_err(err)?;
-    Ok(RemoteConfig { name: name.to_string(), kind, options, settings, milvus })
+    Ok(RemoteConfig {
+        name: name.to_string(),
+        kind,
+        options,
+        settings,
+        milvus,
+    })
 }
 
 fn take_settings(values: &mut BTreeMap<String, String>) -> Result<RemoteSettings, String> {
     let mut s = RemoteSettings::default();
     if let Some(v) = values.remove("retries") {
-        s.retries = v.parse().map_err(|_| format!("key 'retries': '{v}' is not a whole number"))?;
+        s.retries = v
+            .parse()
+            .map_err(|_| format!("key 'retries': '{v}' is not a whole number"))?;
     }
     if let Some(v) = values.remove("timeout") {
         s.timeout = parse_duration(&v).map_err(|e| format!("key 'timeout': {e}"))?;
@@ -360,17 +408,17 @@ fn take_settings(values: &mut BTreeMap<String, String>) -> Result<RemoteSettings
         s.io_timeout = parse_duration(&v).map_err(|e| format!("key 'io_timeout': {e}"))?;
     }
     if let Some(v) = values.remove("max_requests") {
-        s.max_requests = v
-            .parse()
-            .ok()
-            .filter(|n: &usize| *n > 0)
-            .ok_or_else(|| format!("key 'max_requests': '{v}' is not a positive whole number"))?;
+        s.max_requests =
+            v.parse().ok().filter(|n: &usize| *n > 0).ok_or_else(|| {
+                format!("key 'max_requests': '{v}' is not a positive whole number")
+            })?;
     }
     if let Some(v) = values.remove("bwlimit") {
         s.bwlimit = Some(parse_size(&v).map_err(|e| format!("key 'bwlimit': {e}"))?);
     }
     if let Some(v) = values.remove("credential_lookup") {
-        s.credential_lookup = parse_bool(&v).map_err(|e| format!("key 'credential_lookup': {e}"))?;
+        s.credential_lookup =
+            parse_bool(&v).map_err(|e| format!("key 'credential_lookup': {e}"))?;
     }
     if let Some(v) = values.remove("resumable_upload") {
         s.resumable_upload = parse_bool(&v).map_err(|e| format!("key 'resumable_upload': {e}"))?;
@@ -391,7 +439,9 @@ pub fn parse_bool(v: &str) -> Result<bool, String> {
 pub fn parse_duration(v: &str) -> Result<Duration, String> {
     let v = v.trim();
     let (num, unit) = split_unit(v);
-    let n: f64 = num.parse().map_err(|_| format!("'{v}' is not a duration (e.g. 30s, 500ms, 2m)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{v}' is not a duration (e.g. 30s, 500ms, 2m)"))?;
     let secs = match unit {
         "" | "s" => n,
         "ms" => n / 1000.0,
@@ -409,8 +459,14 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
 pub fn parse_size(v: &str) -> Result<u64, String> {
     let v = v.trim();
     let (num, unit) = split_unit(v);
-    let n: f64 = num.parse().map_err(|_| format!("'{v}' is not a size (e.g. 16MiB, 512KiB, 1GiB)"))?;
-    let mult: u64 = match unit.to_ascii_lowercase().trim_end_matches('b').trim_end_matches('i') {
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("'{v}' is not a size (e.g. 16MiB, 512KiB, 1GiB)"))?;
+    let mult: u64 = match unit
+        .to_ascii_lowercase()
+        .trim_end_matches('b')
+        .trim_end_matches('i')
+    {
         "" => 1,
         "k" => 1 << 10,
         "m" => 1 << 20,
@@ -436,7 +492,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     fn parse(text: &str, e: &[(&str, &str)]) -> Result<RemotesConfig, ConfigError> {
@@ -489,7 +548,9 @@ secret_access_key = "${SK}"
         assert!(e.contains("NOPE") && e.contains("root"), "{e}");
         let e = get_err("[remotes.a]\ntype = \"fs\"\nroot = \"/x\"\ntimeout = \"soon\"\n");
         assert!(e.contains("timeout"), "{e}");
-        let e = parse("[remote.a]\ntype = \"fs\"\n", &[]).unwrap_err().to_string();
+        let e = parse("[remote.a]\ntype = \"fs\"\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("remote"), "{e}");
     }
 
@@ -515,12 +576,7 @@ secret_access_key = "${SK}"
 
     #[test]
     fn embedded_example_parses() {
-        let c = RemotesConfig::parse(
-            EMBEDDED_EXAMPLE,
-            ConfigSource::Embedded,
-            &env(&[]),
-        )
-        .unwrap();
+        let c = RemotesConfig::parse(EMBEDDED_EXAMPLE, ConfigSource::Embedded, &env(&[])).unwrap();
         assert!(c.get("local_a").is_ok());
         assert!(c.get("local_b").is_ok());
     }

@@ -5,7 +5,9 @@ mod path;
 use std::sync::Once;
 
 use opendal::Operator;
-use opendal::layers::{ConcurrentLimitLayer, LoggingLayer, RetryLayer, ThrottleLayer, TimeoutLayer};
+use opendal::layers::{
+    ConcurrentLimitLayer, LoggingLayer, RetryLayer, ThrottleLayer, TimeoutLayer,
+};
 use opendal::services::{Azblob, Fs, Gcs, S3};
 
 use crate::config::{RemoteConfig, RemoteKind};
@@ -37,7 +39,10 @@ impl Remote {
     pub fn open(config: &RemoteConfig) -> Result<Remote, RemoteError> {
         static INSTALL: Once = Once::new();
         INSTALL.call_once(opendal::install_default);
-        let err = |message: String| RemoteError { remote: config.name.clone(), message };
+        let err = |message: String| RemoteError {
+            remote: config.name.clone(),
+            message,
+        };
         let options = config.options.clone().into_iter();
         let op = match config.kind {
             RemoteKind::S3 | RemoteKind::Minio => Operator::from_iter::<S3>(options),
@@ -69,7 +74,10 @@ impl Remote {
                     .with_max_delay(std::time::Duration::from_secs(20)),
             )
             .layer(LoggingLayer::default());
-        Ok(Remote { config: config.clone(), op })
+        Ok(Remote {
+            config: config.clone(),
+            op,
+        })
     }
 
     /// The remote's name.

@@ -19,13 +19,16 @@ impl FromStr for RemotePath {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (remote, path) = s.split_once(':').ok_or_else(|| {
-            format!("'{s}' is not REMOTE:PATH (for example a:backup/my_backup)")
-        })?;
+        let (remote, path) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not REMOTE:PATH (for example a:backup/my_backup)"))?;
         if remote.is_empty() || remote.contains('/') {
             return Err(format!("'{s}': the part before ':' must be a remote name"));
         }
-        Ok(RemotePath { remote: remote.to_string(), path: path.trim_start_matches('/').to_string() })
+        Ok(RemotePath {
+            remote: remote.to_string(),
+            path: path.trim_start_matches('/').to_string(),
+        })
     }
 }
 
@@ -47,7 +50,11 @@ impl RemotePath {
 
     /// The last path component (without slashes), if any.
     pub fn last_component(&self) -> Option<&str> {
-        self.path.trim_end_matches('/').rsplit('/').next().filter(|c| !c.is_empty())
+        self.path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|c| !c.is_empty())
     }
 }
 
@@ -66,7 +73,9 @@ pub fn join_key(dir: &str, rel: &str) -> String {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum KeyError {
     /// A `..` or `.` component, an absolute path or a NUL byte would escape or confuse a local root.
-    #[error("key '{0}' would escape the local remote's root (it has '..', '.', a leading '/' or NUL); refusing it")]
+    #[error(
+        "key '{0}' would escape the local remote's root (it has '..', '.', a leading '/' or NUL); refusing it"
+    )]
     Escapes(String),
     /// Object stores limit keys to 1024 bytes.
     #[error("key '{key}' is {len} bytes; object keys are limited to 1024 bytes")]
@@ -82,7 +91,10 @@ pub enum KeyError {
 /// absolute or hold NUL (keys are not paths); everywhere, at most 1024 bytes.
 pub fn check_key(kind: RemoteKind, key: &str) -> Result<(), KeyError> {
     if key.len() > 1024 {
-        return Err(KeyError::TooLong { key: key.chars().take(64).collect(), len: key.len() });
+        return Err(KeyError::TooLong {
+            key: key.chars().take(64).collect(),
+            len: key.len(),
+        });
     }
     if kind == RemoteKind::Fs {
         let bad = key.starts_with('/')

@@ -38,11 +38,19 @@ impl CopyError {
     }
 
     fn fatal(message: String) -> CopyError {
-        CopyError { message, retryable: false, cancelled: false }
+        CopyError {
+            message,
+            retryable: false,
+            cancelled: false,
+        }
     }
 
     fn cancelled() -> CopyError {
-        CopyError { message: "interrupted".into(), retryable: false, cancelled: true }
+        CopyError {
+            message: "interrupted".into(),
+            retryable: false,
+            cancelled: true,
+        }
     }
 }
 
@@ -56,12 +64,20 @@ pub(crate) struct MemoryBudget {
 impl MemoryBudget {
     pub fn new(bytes: u64) -> MemoryBudget {
         let total_kib = u32::try_from((bytes >> 10).max(1)).unwrap_or(u32::MAX >> 4);
-        MemoryBudget { permits: Arc::new(Semaphore::new(total_kib as usize)), total_kib }
+        MemoryBudget {
+            permits: Arc::new(Semaphore::new(total_kib as usize)),
+            total_kib,
+        }
     }
 
     /// Waits until `bytes` of buffer can be held; more than the whole budget waits for the whole budget.
-    pub(crate) async fn reserve(&self, bytes: u64) -> Result<tokio::sync::SemaphorePermit<'_>, CopyError> {
-        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, self.total_kib);
+    pub(crate) async fn reserve(
+        &self,
+        bytes: u64,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, CopyError> {
+        let kib = u32::try_from(bytes.div_ceil(1024))
+            .unwrap_or(u32::MAX)
+            .clamp(1, self.total_kib);
         self.permits
             .acquire_many(kib)
             .await
@@ -124,16 +140,16 @@ impl Copier {
             self.copy_streaming(obj).await?
         };
         let blake3 = hash.to_hex().to_string();
-        if let Some(expected) = &obj.expected_blake3 {
-            if *expected != blake3 {
-                return Err(CopyError {
-                    message: format!(
-                        "content does not match the source manifest (blake3 {blake3}, manifest says {expected})"
-                    ),
-                    retryable: true,
-                    cancelled: false,
-                });
-            }
+        if let Some(expected) = &obj.expected_blake3
+            && *expected != blake3
+        {
+            return Err(CopyError {
+                message: format!(
+                    "content does not match the source manifest (blake3 {blake3}, manifest says {expected})"
+                ),
+                retryable: true,
+                cancelled: false,
+            });
         }
         Ok(ManifestEntry {
             key: obj.src.rel.clone(),
@@ -144,7 +160,11 @@ impl Copier {
         })
     }
 
-    fn user_metadata(&self, obj: &PlannedObject, blake3: Option<String>) -> Option<HashMap<String, String>> {
+    fn user_metadata(
+        &self,
+        obj: &PlannedObject,
+        blake3: Option<String>,
+    ) -> Option<HashMap<String, String>> {
         if !self.dst.op().info().capability().write_with_user_metadata {
             return None;
         }
@@ -197,7 +217,10 @@ impl Copier {
     async fn copy_streaming(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
         let o = &self.options;
         let part = o.part_size_for(obj.src.size);
-        let _mem = self.budget.reserve(o.object_footprint(obj.src.size)).await?;
+        let _mem = self
+            .budget
+            .reserve(o.object_footprint(obj.src.size))
+            .await?;
         let bar = self.progress.object_started(&obj.src.key, obj.src.size);
         let mut counted = 0u64;
         let result = async {
@@ -265,15 +288,16 @@ impl Copier {
                 return Err(e);
             }
             let hash = hasher.finalize();
-            if let Some(expected) = &obj.expected_blake3 {
-                if *expected != hash.to_hex().as_str() {
-                    let _ = writer.abort().await;
-                    return Err(CopyError {
-                        message: format!("'{}' does not match the source manifest's blake3", obj.src.key),
-                        retryable: true,
-                        cancelled: false,
-                    });
-                }
+            if let Some(expected) = &obj.expected_blake3
+                && *expected != hash.to_hex().as_str()
+            {
+                // Never complete an upload whose content differs from what the source vouches for.
+                let _ = writer.abort().await;
+                return Err(CopyError {
+                    message: format!("'{}' does not match the source manifest's blake3", obj.src.key),
+                    retryable: true,
+                    cancelled: false,
+                });
             }
             writer
                 .close()
@@ -295,13 +319,34 @@ impl Copier {
             .op()
             .copy(&obj.src.key, &obj.dst_key)
             .await
-            .map_err(|e| CopyError::storage(&format!("server-side copy of '{}'", obj.src.key), &self.src, e))?;
+            .map_err(|e| {
+                CopyError::storage(
+                    &format!("server-side copy of '{}'", obj.src.key),
+                    &self.src,
+                    e,
+                )
+            })?;
         self.progress.add_bytes(obj.src.size);
-        if let Some(expected) = obj.expected_blake3.as_deref().and_then(|h| blake3::Hash::from_hex(h).ok()) {
+        if let Some(expected) = obj
+            .expected_blake3
+            .as_deref()
+            .and_then(|h| blake3::Hash::from_hex(h).ok())
+        {
             return Ok(expected);
         }
-        let _mem = self.budget.reserve(self.options.object_footprint(obj.src.size)).await?;
-        hash_object(&self.dst, &obj.dst_key, obj.src.size, &self.options, &self.cancel, None).await
+        let _mem = self
+            .budget
+            .reserve(self.options.object_footprint(obj.src.size))
+            .await?;
+        hash_object(
+            &self.dst,
+            &obj.dst_key,
+            obj.src.size,
+            &self.options,
+            &self.cancel,
+            None,
+        )
+        .await
     }
 
     fn if_match<'a>(&self, obj: &'a PlannedObject) -> Option<&'a str> {

@@ -33,7 +33,11 @@ impl Journal {
                 }
             }
         }
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).read(true).open(&path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .open(&path)?;
         // End a torn last line, so the next record starts on a line of its own.
         let len = file.metadata()?.len();
         if len > 0 {
@@ -45,7 +49,11 @@ impl Journal {
                 file.write_all(b"\n")?;
             }
         }
-        Ok(Journal { path, file: Mutex::new(file), done })
+        Ok(Journal {
+            path,
+            file: Mutex::new(file),
+            done,
+        })
     }
 
     /// What an earlier run recorded for `key`.
@@ -58,7 +66,10 @@ impl Journal {
     pub fn record(&self, entry: &ManifestEntry) -> std::io::Result<()> {
         let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut f = self.file.lock().map_err(|_| std::io::Error::other("journal lock poisoned"))?;
+        let mut f = self
+            .file
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
         f.write_all(&line)
     }
 
@@ -79,7 +90,11 @@ impl Journal {
 
 /// The directory for journals: `$MBX_STATE_DIR`, else `$XDG_STATE_HOME/mbx`, else `~/.local/state/mbx`.
 pub fn default_state_dir() -> PathBuf {
-    let from_env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let from_env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     from_env("MBX_STATE_DIR")
         .or_else(|| from_env("XDG_STATE_HOME").map(|p| p.join("mbx")))
         .or_else(|| from_env("HOME").map(|h| h.join(".local/state/mbx")))
@@ -104,11 +119,17 @@ mod tests {
         j.record(&e).unwrap();
         let path = j.path().to_path_buf();
         drop(j);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"{\"key\":\"torn").unwrap();
         let j = Journal::open(dir.path(), "x").unwrap();
         assert_eq!(j.get("k"), Some(&e));
-        let e2 = ManifestEntry { key: "k2".into(), ..e.clone() };
+        let e2 = ManifestEntry {
+            key: "k2".into(),
+            ..e.clone()
+        };
         j.record(&e2).unwrap();
         drop(j);
         let j = Journal::open(dir.path(), "x").unwrap();

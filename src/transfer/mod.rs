@@ -43,7 +43,9 @@ pub enum TransferError {
     #[error("nothing at {0}: no object and no folder with that name")]
     NothingToCopy(String),
     /// Verification needs a manifest.
-    #[error("no manifest at {0}/{MANIFEST_KEY}: only trees written by mbx (transfer or create) can be verified")]
+    #[error(
+        "no manifest at {0}/{MANIFEST_KEY}: only trees written by mbx (transfer or create) can be verified"
+    )]
     NoManifest(String),
     /// The local journal could not be used.
     #[error("journal {path}: {source} (set MBX_STATE_DIR to a writable folder)")]
@@ -58,7 +60,12 @@ pub enum TransferError {
 impl TransferError {
     /// True when the user's input is at fault (a path or key), not a server.
     pub fn is_bad_input(&self) -> bool {
-        matches!(self, TransferError::BadKey(_) | TransferError::NothingToCopy(_) | TransferError::NoManifest(_))
+        matches!(
+            self,
+            TransferError::BadKey(_)
+                | TransferError::NothingToCopy(_)
+                | TransferError::NoManifest(_)
+        )
     }
 }
 
@@ -163,7 +170,9 @@ pub struct Summary {
 impl Summary {
     /// True when everything was copied (and verified, if asked).
     pub fn ok(&self) -> bool {
-        self.failed.is_empty() && !self.interrupted && self.verify.as_ref().is_none_or(VerifyReport::ok)
+        self.failed.is_empty()
+            && !self.interrupted
+            && self.verify.as_ref().is_none_or(VerifyReport::ok)
     }
 }
 
@@ -193,12 +202,24 @@ pub async fn transfer(
     let journal = if options.dry_run {
         None
     } else {
-        Some(Journal::open(&options.state_dir, &identity).map_err(|source| TransferError::Journal {
-            path: options.state_dir.clone(),
-            source,
-        })?)
+        Some(
+            Journal::open(&options.state_dir, &identity).map_err(|source| {
+                TransferError::Journal {
+                    path: options.state_dir.clone(),
+                    source,
+                }
+            })?,
+        )
     };
-    let planned = plan::plan(src, dst, &ends, objects, journal.as_ref(), options.transfers * 4).await?;
+    let planned = plan::plan(
+        src,
+        dst,
+        &ends,
+        objects,
+        journal.as_ref(),
+        options.transfers * 4,
+    )
+    .await?;
     let mut summary = Summary {
         destination: format!("{}:{}", dst.name(), ends.dst_root),
         ..Summary::default()
@@ -238,7 +259,10 @@ pub async fn transfer(
         server_side: options.server_side && src.same_store(dst),
     };
     let results = stream::iter(to_copy.iter())
-        .map(|p| { let copier = &copier; async move { (p, copier.copy(p).await) } })
+        .map(|p| {
+            let copier = &copier;
+            async move { (p, copier.copy(p).await) }
+        })
         .buffer_unordered(options.transfers.max(1));
     futures::pin_mut!(results);
     let journal_ref = journal.as_ref();
@@ -263,8 +287,16 @@ pub async fn transfer(
             }
             Err(e) if e.cancelled => summary.interrupted = true,
             Err(e) => {
-                progress.object_done("failed", &p.src.key, p.src.size, serde_json::json!({"error": e.message}));
-                summary.failed.push(Mismatch { key: p.src.key.clone(), reason: e.message.clone() });
+                progress.object_done(
+                    "failed",
+                    &p.src.key,
+                    p.src.size,
+                    serde_json::json!({"error": e.message}),
+                );
+                summary.failed.push(Mismatch {
+                    key: p.src.key.clone(),
+                    reason: e.message.clone(),
+                });
                 if options.fail_fast {
                     summary.interrupted = true;
                     run_cancel.cancel();
@@ -287,21 +319,42 @@ pub async fn transfer(
             })?;
         summary.manifest = Some(format!("{}:{key}", dst.name()));
     }
-    if complete {
-        if let Some(j) = journal {
-            j.finish().map_err(|source| TransferError::Journal { path: options.state_dir.clone(), source })?;
-        }
+    if complete && let Some(j) = journal {
+        j.finish().map_err(|source| TransferError::Journal {
+            path: options.state_dir.clone(),
+            source,
+        })?;
     }
     progress.finish();
     if complete && options.verify {
         let verifier = Arc::new(Progress::new(
-            if progress.is_json() { ProgressMode::Json } else { ProgressMode::Auto },
+            if progress.is_json() {
+                ProgressMode::Json
+            } else {
+                ProgressMode::Auto
+            },
             "verified",
         ));
         let report = if ends.single {
-            verify::verify_object(dst, &ends.dst_root, &manifest.objects, &options, verifier.clone(), cancel.clone()).await
+            verify::verify_object(
+                dst,
+                &ends.dst_root,
+                &manifest.objects,
+                &options,
+                verifier.clone(),
+                cancel.clone(),
+            )
+            .await
         } else {
-            verify_tree(dst, &ends.dst_root, Some(manifest), &options, verifier.clone(), cancel.clone()).await?
+            verify_tree(
+                dst,
+                &ends.dst_root,
+                Some(manifest),
+                &options,
+                verifier.clone(),
+                cancel.clone(),
+            )
+            .await?
         };
         verifier.finish();
         summary.verify = Some(report);

@@ -9,7 +9,9 @@ use opendal::{EntryMode, ErrorKind, Metadata};
 
 use super::TransferError;
 use super::journal::Journal;
-use super::manifest::{MANIFEST_KEY, MBX_DIR, META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, Manifest, ManifestEntry};
+use super::manifest::{
+    MANIFEST_KEY, MBX_DIR, META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, Manifest, ManifestEntry,
+};
 use crate::config::RemoteKind;
 use crate::remote::{Remote, RemotePath, join_key};
 
@@ -61,22 +63,34 @@ fn metadata_mtime(m: &Metadata) -> Option<String> {
 }
 
 fn clean_etag(m: &Metadata) -> Option<String> {
-    m.etag().map(|e| e.trim_matches('"').to_string()).filter(|e| !e.is_empty())
+    m.etag()
+        .map(|e| e.trim_matches('"').to_string())
+        .filter(|e| !e.is_empty())
 }
 
 /// Lists every object under `dir` on `remote` (recursively), skipping mbx's own `.mbx/` folder at the root.
-pub(crate) async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceObject>, TransferError> {
+pub(crate) async fn list_tree(
+    remote: &Remote,
+    dir: &str,
+) -> Result<Vec<SourceObject>, TransferError> {
     let list_err = |e: opendal::Error| TransferError::Remote {
         remote: remote.name().to_string(),
         message: format!("listing '{dir}': {e}"),
     };
-    let lister = remote.op().lister_with(dir).recursive(true).await.map_err(list_err)?;
+    let lister = remote
+        .op()
+        .lister_with(dir)
+        .recursive(true)
+        .await
+        .map_err(list_err)?;
     let entries: Vec<opendal::Entry> = lister.try_collect().await.map_err(list_err)?;
     let on_fs = remote.config().kind == RemoteKind::Fs;
     let mut out = Vec::with_capacity(entries.len());
     for entry in entries {
         let (key, meta) = entry.into_parts();
-        let Some(rel) = key.strip_prefix(dir) else { continue };
+        let Some(rel) = key.strip_prefix(dir) else {
+            continue;
+        };
         if rel.is_empty() || rel.starts_with(MBX_DIR) {
             continue;
         }
@@ -85,7 +99,9 @@ pub(crate) async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceOb
         if is_dir && on_fs {
             continue;
         }
-        remote.check_key(&key).map_err(|e| TransferError::BadKey(e.to_string()))?;
+        remote
+            .check_key(&key)
+            .map_err(|e| TransferError::BadKey(e.to_string()))?;
         out.push(SourceObject {
             rel: rel.to_string(),
             key,
@@ -123,7 +139,14 @@ pub(crate) async fn resolve(
             (true, None) => dst_path.as_dir(),
             (false, _) => dst_path.as_dir(),
         };
-        return Ok((Endpoints { src_root: src_dir, dst_root, single: false }, objects));
+        return Ok((
+            Endpoints {
+                src_root: src_dir,
+                dst_root,
+                single: false,
+            },
+            objects,
+        ));
     }
     // Not a folder: maybe one object.
     if !src_path.path.ends_with('/') {
@@ -143,7 +166,14 @@ pub(crate) async fn resolve(
                     mtime: metadata_mtime(&meta),
                     is_dir: false,
                 };
-                return Ok((Endpoints { src_root: src_path.path.clone(), dst_root: dst_key, single: true }, vec![object]));
+                return Ok((
+                    Endpoints {
+                        src_root: src_path.path.clone(),
+                        dst_root: dst_key,
+                        single: true,
+                    },
+                    vec![object],
+                ));
             }
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -159,13 +189,20 @@ pub(crate) async fn resolve(
 }
 
 /// Reads the manifest of the tree at `root` on `remote`, if there is one.
-pub(crate) async fn read_manifest(remote: &Remote, root: &str) -> Result<Option<Manifest>, TransferError> {
+pub(crate) async fn read_manifest(
+    remote: &Remote,
+    root: &str,
+) -> Result<Option<Manifest>, TransferError> {
     let key = join_key(root, MANIFEST_KEY);
     match remote.op().read(&key).await {
-        Ok(buf) => Manifest::from_json(&buf.to_vec()).map(Some).map_err(|m| TransferError::Remote {
-            remote: remote.name().to_string(),
-            message: format!("'{key}': {m}"),
-        }),
+        Ok(buf) => {
+            Manifest::from_json(&buf.to_vec())
+                .map(Some)
+                .map_err(|m| TransferError::Remote {
+                    remote: remote.name().to_string(),
+                    message: format!("'{key}': {m}"),
+                })
+        }
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(TransferError::Remote {
             remote: remote.name().to_string(),
@@ -193,12 +230,21 @@ pub(crate) async fn plan(
     concurrency: usize,
 ) -> Result<Vec<PlannedObject>, TransferError> {
     let dst_key = |obj: &SourceObject| {
-        if ends.single { ends.dst_root.clone() } else { join_key(&ends.dst_root, &obj.rel) }
+        if ends.single {
+            ends.dst_root.clone()
+        } else {
+            join_key(&ends.dst_root, &obj.rel)
+        }
     };
     for obj in &objects {
-        dst.check_key(&dst_key(obj)).map_err(|e| TransferError::BadKey(e.to_string()))?;
+        dst.check_key(&dst_key(obj))
+            .map_err(|e| TransferError::BadKey(e.to_string()))?;
     }
-    let source_manifest = if ends.single { None } else { read_manifest(src, &ends.src_root).await? };
+    let source_manifest = if ends.single {
+        None
+    } else {
+        read_manifest(src, &ends.src_root).await?
+    };
     let expected: HashMap<String, ManifestEntry> = source_manifest
         .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
         .unwrap_or_default();
@@ -234,7 +280,12 @@ pub(crate) async fn plan(
             let landed = landed.get(&obj.rel);
             async move {
                 let action = decide(dst, &obj, &dst_key, present, journal, landed).await;
-                PlannedObject { src: obj, dst_key, action, expected_blake3 }
+                PlannedObject {
+                    src: obj,
+                    dst_key,
+                    action,
+                    expected_blake3,
+                }
             }
         })
         .buffered(concurrency.max(1))
@@ -251,19 +302,30 @@ async fn decide(
     journal: Option<&Journal>,
     landed: Option<&ManifestEntry>,
 ) -> Action {
-    let Some(dst_size) = present else { return Action::Copy };
+    let Some(dst_size) = present else {
+        return Action::Copy;
+    };
     if dst_size != obj.size {
         return Action::Copy;
     }
-    for entry in [journal.and_then(|j| j.get(&obj.rel)), landed].into_iter().flatten() {
+    for entry in [journal.and_then(|j| j.get(&obj.rel)), landed]
+        .into_iter()
+        .flatten()
+    {
         if same_source(entry, obj) {
             return Action::Skip(entry.clone());
         }
     }
     // No journal record: the destination's own metadata says what it was copied from.
-    let Ok(meta) = dst.op().stat(dst_key).await else { return Action::Copy };
-    let Some(user) = meta.user_metadata() else { return Action::Copy };
-    let Some(hash) = user.get(META_BLAKE3) else { return Action::Copy };
+    let Ok(meta) = dst.op().stat(dst_key).await else {
+        return Action::Copy;
+    };
+    let Some(user) = meta.user_metadata() else {
+        return Action::Copy;
+    };
+    let Some(hash) = user.get(META_BLAKE3) else {
+        return Action::Copy;
+    };
     let entry = ManifestEntry {
         key: obj.rel.clone(),
         size: meta.content_length(),
@@ -271,5 +333,9 @@ async fn decide(
         src_etag: user.get(META_SRC_ETAG).map(str::to_string),
         src_mtime: user.get(META_SRC_MTIME).map(str::to_string),
     };
-    if same_source(&entry, obj) { Action::Skip(entry) } else { Action::Copy }
+    if same_source(&entry, obj) {
+        Action::Skip(entry)
+    } else {
+        Action::Copy
+    }
 }

@@ -36,7 +36,10 @@ pub struct Progress {
 }
 
 enum Mode {
-    Bars { multi: MultiProgress, main: ProgressBar },
+    Bars {
+        multi: MultiProgress,
+        main: ProgressBar,
+    },
     Plain,
     Json,
     Quiet,
@@ -109,8 +112,10 @@ impl Progress {
             Mode::Bars { multi, .. } if size >= BIG_OBJECT => {
                 let bar = multi.add(ProgressBar::new(size));
                 bar.set_style(
-                    ProgressStyle::with_template("  {wide_msg} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}")
-                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    ProgressStyle::with_template(
+                        "  {wide_msg} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
                 );
                 bar.set_message(key.to_string());
                 ObjectBar(Some(bar))
@@ -131,7 +136,8 @@ impl Progress {
 
     /// Takes back bytes counted for an attempt that failed and will be retried.
     pub fn sub_bytes(&self, n: u64) {
-        self.bytes.fetch_sub(n.min(self.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
+        self.bytes
+            .fetch_sub(n.min(self.bytes.load(Ordering::Relaxed)), Ordering::Relaxed);
         if let Mode::Bars { main, .. } = &self.mode {
             main.set_position(main.position().saturating_sub(n));
         }
@@ -208,7 +214,9 @@ impl Progress {
     }
 
     fn maybe_plain_line(&self) {
-        let Ok(mut last) = self.last_plain.lock() else { return };
+        let Ok(mut last) = self.last_plain.lock() else {
+            return;
+        };
         if last.elapsed() < Duration::from_secs(5) {
             return;
         }
@@ -228,5 +236,9 @@ impl Progress {
 }
 
 fn detail_error(detail: &serde_json::Value) -> String {
-    detail.get("error").and_then(|e| e.as_str()).unwrap_or("").to_string()
+    detail
+        .get("error")
+        .and_then(|e| e.as_str())
+        .unwrap_or("")
+        .to_string()
 }

@@ -54,10 +54,9 @@ pub async fn verify_tree(
 ) -> Result<VerifyReport, TransferError> {
     let manifest = match manifest {
         Some(m) => m,
-        None => read_manifest(remote, root).await?.ok_or_else(|| TransferError::NoManifest(format!(
-            "{}:{root}",
-            remote.name()
-        )))?,
+        None => read_manifest(remote, root)
+            .await?
+            .ok_or_else(|| TransferError::NoManifest(format!("{}:{root}", remote.name())))?,
     };
     let listed: HashMap<String, u64> = list_tree(remote, root)
         .await?
@@ -77,16 +76,33 @@ pub async fn verify_tree(
             async move {
                 let key = crate::remote::join_key(root, &entry.key);
                 let reason = match listed_size {
+                    // Folder markers: not every store lists them (a local folder is no object); ask directly.
+                    _ if entry.key.ends_with('/') => match remote.op().stat(&key).await {
+                        Ok(_) => None,
+                        Err(e) => Some(format!("folder marker missing: {e}")),
+                    },
                     None => Some("missing at the destination".to_string()),
                     Some(s) if s != entry.size => {
                         Some(format!("size {s} bytes, manifest says {}", entry.size))
                     }
-                    Some(_) if entry.key.ends_with('/') => None,
                     Some(_) => {
                         let _mem = budget.reserve(options.object_footprint(entry.size)).await;
-                        match hash_object(remote, &key, entry.size, options, &cancel, Some(&progress)).await {
+                        match hash_object(
+                            remote,
+                            &key,
+                            entry.size,
+                            options,
+                            &cancel,
+                            Some(&progress),
+                        )
+                        .await
+                        {
                             Ok(h) if h.to_hex().as_str() == entry.blake3 => None,
-                            Ok(h) => Some(format!("blake3 {}, manifest says {}", h.to_hex(), entry.blake3)),
+                            Ok(h) => Some(format!(
+                                "blake3 {}, manifest says {}",
+                                h.to_hex(),
+                                entry.blake3
+                            )),
                             Err(e) if e.cancelled => return (entry, None, true),
                             Err(e) => Some(format!("cannot read: {e}")),
                         }
@@ -107,8 +123,16 @@ pub async fn verify_tree(
         match reason {
             None => progress.object_done("verified", &entry.key, entry.size, serde_json::json!({})),
             Some(reason) => {
-                progress.object_done("mismatch", &entry.key, entry.size, serde_json::json!({"error": reason}));
-                report.mismatches.push(Mismatch { key: entry.key.clone(), reason });
+                progress.object_done(
+                    "mismatch",
+                    &entry.key,
+                    entry.size,
+                    serde_json::json!({"error": reason}),
+                );
+                report.mismatches.push(Mismatch {
+                    key: entry.key.clone(),
+                    reason,
+                });
             }
         }
     }
@@ -129,19 +153,23 @@ pub(crate) async fn verify_object(
     let mut report = VerifyReport::default();
     for entry in entries {
         progress.set_total(1, entry.size);
-        let reason = match hash_object(remote, key, entry.size, options, &cancel, Some(&progress)).await {
-            Ok(h) if h.to_hex().as_str() == entry.blake3 => None,
-            Ok(h) => Some(format!("blake3 {}, expected {}", h.to_hex(), entry.blake3)),
-            Err(e) if e.cancelled => {
-                report.interrupted = true;
-                continue;
-            }
-            Err(e) => Some(format!("cannot read: {e}")),
-        };
+        let reason =
+            match hash_object(remote, key, entry.size, options, &cancel, Some(&progress)).await {
+                Ok(h) if h.to_hex().as_str() == entry.blake3 => None,
+                Ok(h) => Some(format!("blake3 {}, expected {}", h.to_hex(), entry.blake3)),
+                Err(e) if e.cancelled => {
+                    report.interrupted = true;
+                    continue;
+                }
+                Err(e) => Some(format!("cannot read: {e}")),
+            };
         report.checked += 1;
         report.bytes += entry.size;
         if let Some(reason) = reason {
-            report.mismatches.push(Mismatch { key: key.to_string(), reason });
+            report.mismatches.push(Mismatch {
+                key: key.to_string(),
+                reason,
+            });
         }
     }
     report

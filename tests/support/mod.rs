@@ -59,7 +59,10 @@ pub fn mixed_tree(small: usize, large: usize) -> Tree {
     let mut t = Tree::new();
     for i in 0..small {
         let len = (i * 7919) % 65536;
-        t.insert(format!("binlogs/insert_log/{}/{}/{i}", i % 3, i % 5), bytes(i as u64, len));
+        t.insert(
+            format!("binlogs/insert_log/{}/{}/{i}", i % 3, i % 5),
+            bytes(i as u64, len),
+        );
     }
     t.insert("meta/empty.json".into(), Vec::new());
     if large > 0 {
@@ -73,9 +76,17 @@ pub async fn put_tree(remote: &Remote, root: &str, tree: &Tree) {
     for (k, v) in tree {
         let key = format!("{root}/{k}");
         if k.ends_with('/') {
-            remote.op().create_dir(&key).await.unwrap_or_else(|e| panic!("mkdir {key}: {e}"));
+            remote
+                .op()
+                .create_dir(&key)
+                .await
+                .unwrap_or_else(|e| panic!("mkdir {key}: {e}"));
         } else {
-            remote.op().write(&key, v.clone()).await.unwrap_or_else(|e| panic!("put {key}: {e}"));
+            remote
+                .op()
+                .write(&key, v.clone())
+                .await
+                .unwrap_or_else(|e| panic!("put {key}: {e}"));
         }
     }
 }
@@ -104,7 +115,11 @@ pub async fn read_tree(remote: &Remote, root: &str) -> Tree {
             }
             continue;
         }
-        let body = remote.op().read(e.path()).await.unwrap_or_else(|err| panic!("read {}: {err}", e.path()));
+        let body = remote
+            .op()
+            .read(e.path())
+            .await
+            .unwrap_or_else(|err| panic!("read {}: {err}", e.path()));
         t.insert(rel, body.to_vec());
     }
     t
@@ -117,7 +132,12 @@ pub fn assert_same_tree(got: &Tree, want: &Tree) {
     assert_eq!(gk, wk, "keys differ");
     for (k, v) in want {
         let g = &got[k];
-        assert!(g == v, "content of {k} differs: {} bytes vs {} expected", g.len(), v.len());
+        assert!(
+            g == v,
+            "content of {k} differs: {} bytes vs {} expected",
+            g.len(),
+            v.len()
+        );
     }
 }
 
