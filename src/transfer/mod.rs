@@ -19,6 +19,7 @@ use crate::remote::{Remote, RemotePath, join_key};
 use copy::{Copier, MemoryBudget};
 use journal::Journal;
 use plan::Action;
+pub use plan::SourceObject;
 
 pub use journal::default_state_dir;
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry};
@@ -192,6 +193,68 @@ pub async fn transfer(
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
     let (ends, objects) = plan::resolve(src, src_path, dst, dst_path).await?;
+    let (mut summary, manifest) =
+        execute(src, dst, &ends, objects, &options, progress.clone(), cancel.clone()).await?;
+    let Some(manifest) = manifest else {
+        return Ok(summary);
+    };
+    if !ends.single {
+        summary.manifest = Some(write_manifest(dst, &ends.dst_root, &manifest).await?);
+    }
+    if options.verify {
+        let verifier = Arc::new(Progress::new(
+            if progress.is_json() { ProgressMode::Json } else { ProgressMode::Auto },
+            "verified",
+        ));
+        let report = if ends.single {
+            verify::verify_object(dst, &ends.dst_root, &manifest.objects, &options, verifier.clone(), cancel.clone())
+                .await
+        } else {
+            verify_tree(dst, &ends.dst_root, Some(manifest), &options, verifier.clone(), cancel.clone()).await?
+        };
+        verifier.finish();
+        summary.verify = Some(report);
+    }
+    summary.seconds = progress.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Writes `manifest` as `<root>/.mbx/manifest.json` on `dst` and returns where (`remote:key`).
+pub async fn write_manifest(dst: &Remote, root: &str, manifest: &Manifest) -> Result<String, TransferError> {
+    let key = join_key(root, MANIFEST_KEY);
+    dst.op().write(&key, manifest.to_json()).await.map_err(|e| TransferError::Remote {
+        remote: dst.name().to_string(),
+        message: format!("writing manifest '{key}': {e}"),
+    })?;
+    Ok(format!("{}:{key}", dst.name()))
+}
+
+/// Copies `objects` from `src` to `dst` under `dst_root` (each lands at `dst_root` + its `rel`), skipping
+/// what already landed, with a journal named after both sides. Returns the summary and, when every object
+/// is at the destination, the manifest of them all (not yet written anywhere).
+pub async fn copy_objects(
+    src: &Remote,
+    src_root: &str,
+    dst: &Remote,
+    dst_root: &str,
+    objects: Vec<SourceObject>,
+    options: &TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<(Summary, Option<Manifest>), TransferError> {
+    let ends = plan::Endpoints { src_root: src_root.to_string(), dst_root: dst_root.to_string(), single: false };
+    execute(src, dst, &ends, objects, options, progress, cancel).await
+}
+
+async fn execute(
+    src: &Remote,
+    dst: &Remote,
+    ends: &plan::Endpoints,
+    objects: Vec<SourceObject>,
+    options: &TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<(Summary, Option<Manifest>), TransferError> {
     let identity = format!(
         "{}\n{}\n{}\n{}",
         src.config().location(),
@@ -245,9 +308,9 @@ pub async fn transfer(
     if options.dry_run {
         summary.would_copy = to_copy.iter().map(|p| p.dst_key.clone()).collect();
         summary.seconds = progress.elapsed().as_secs_f64();
-        return Ok(summary);
+        return Ok((summary, None));
     }
-    let options = Arc::new(options);
+    let options = Arc::new(options.clone());
     let run_cancel = cancel.child_token();
     let copier = Copier {
         src: src.clone(),
@@ -307,18 +370,6 @@ pub async fn transfer(
     summary.interrupted |= cancel.is_cancelled();
     summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
     let complete = summary.failed.is_empty() && !summary.interrupted;
-    let manifest = Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries);
-    if complete && !ends.single {
-        let key = join_key(&ends.dst_root, MANIFEST_KEY);
-        dst.op()
-            .write(&key, manifest.to_json())
-            .await
-            .map_err(|e| TransferError::Remote {
-                remote: dst.name().to_string(),
-                message: format!("writing manifest '{key}': {e}"),
-            })?;
-        summary.manifest = Some(format!("{}:{key}", dst.name()));
-    }
     if complete && let Some(j) = journal {
         j.finish().map_err(|source| TransferError::Journal {
             path: options.state_dir.clone(),
@@ -326,39 +377,7 @@ pub async fn transfer(
         })?;
     }
     progress.finish();
-    if complete && options.verify {
-        let verifier = Arc::new(Progress::new(
-            if progress.is_json() {
-                ProgressMode::Json
-            } else {
-                ProgressMode::Auto
-            },
-            "verified",
-        ));
-        let report = if ends.single {
-            verify::verify_object(
-                dst,
-                &ends.dst_root,
-                &manifest.objects,
-                &options,
-                verifier.clone(),
-                cancel.clone(),
-            )
-            .await
-        } else {
-            verify_tree(
-                dst,
-                &ends.dst_root,
-                Some(manifest),
-                &options,
-                verifier.clone(),
-                cancel.clone(),
-            )
-            .await?
-        };
-        verifier.finish();
-        summary.verify = Some(report);
-    }
     summary.seconds = progress.elapsed().as_secs_f64();
-    Ok(summary)
+    let manifest = complete.then(|| Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries));
+    Ok((summary, manifest))
 }

@@ -17,13 +17,16 @@ use crate::remote::{Remote, RemotePath, join_key};
 
 /// One object of the source tree.
 #[derive(Debug, Clone)]
-pub(crate) struct SourceObject {
-    /// Key relative to the tree root (what the manifest records).
+pub struct SourceObject {
+    /// Key relative to the destination root (what the manifest records).
     pub rel: String,
     /// Full key on the source remote.
     pub key: String,
+    /// Size in bytes.
     pub size: u64,
+    /// ETag, when the store gives one.
     pub etag: Option<String>,
+    /// Last-modified time, RFC 3339.
     pub mtime: Option<String>,
     /// A "directory marker" object (a key ending in `/`).
     pub is_dir: bool,
