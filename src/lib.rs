@@ -6,5 +6,6 @@
 //! engine.
 
 pub mod config;
+pub mod milvus;
 pub mod remote;
 pub mod transfer;

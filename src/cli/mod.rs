@@ -1,5 +1,6 @@
 //! Command-line definitions and one module per subcommand; each wires the library's parts together.
 
+mod backup;
 mod check;
 mod ls;
 mod remotes;
@@ -58,6 +59,16 @@ enum Command {
     Transfer(transfer::Args),
     /// Re-read a tree written by mbx and check every object against its manifest.
     Verify(transfer::VerifyArgs),
+    /// Back up Milvus collections into a remote, in milvus-backup's layout.
+    Create(backup::CreateArgs),
+    /// Restore a backup into the Milvus of a remote.
+    Restore(backup::RestoreArgs),
+    /// List the backups on a remote.
+    List(backup::ListArgs),
+    /// Show one backup's collections, partitions and segments.
+    Get(backup::NameArgs),
+    /// Delete a backup.
+    Delete(backup::NameArgs),
 }
 
 /// Errors that are the user's to fix (exit code 2).
@@ -138,6 +149,11 @@ pub fn main() -> ExitCode {
             Command::Ls(args) => ls::run(&ctx, args).await,
             Command::Transfer(args) => transfer::run(&ctx, args).await,
             Command::Verify(args) => transfer::verify(&ctx, args).await,
+            Command::Create(args) => backup::create(&ctx, args).await,
+            Command::Restore(args) => backup::restore(&ctx, args).await,
+            Command::List(args) => backup::list(&ctx, args).await,
+            Command::Get(args) => backup::get(&ctx, args).await,
+            Command::Delete(args) => backup::delete(&ctx, args).await,
         };
         match result {
             Ok(code) => code,

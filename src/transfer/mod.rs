@@ -19,7 +19,7 @@ use crate::remote::{Remote, RemotePath, join_key};
 use copy::{Copier, MemoryBudget};
 use journal::Journal;
 use plan::Action;
-pub use plan::SourceObject;
+pub use plan::{SourceObject, list_tree};
 
 pub use journal::default_state_dir;
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry};
@@ -193,8 +193,16 @@ pub async fn transfer(
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
     let (ends, objects) = plan::resolve(src, src_path, dst, dst_path).await?;
-    let (mut summary, manifest) =
-        execute(src, dst, &ends, objects, &options, progress.clone(), cancel.clone()).await?;
+    let (mut summary, manifest) = execute(
+        src,
+        dst,
+        &ends,
+        objects,
+        &options,
+        progress.clone(),
+        cancel.clone(),
+    )
+    .await?;
     let Some(manifest) = manifest else {
         return Ok(summary);
     };
@@ -203,14 +211,33 @@ pub async fn transfer(
     }
     if options.verify {
         let verifier = Arc::new(Progress::new(
-            if progress.is_json() { ProgressMode::Json } else { ProgressMode::Auto },
+            if progress.is_json() {
+                ProgressMode::Json
+            } else {
+                ProgressMode::Auto
+            },
             "verified",
         ));
         let report = if ends.single {
-            verify::verify_object(dst, &ends.dst_root, &manifest.objects, &options, verifier.clone(), cancel.clone())
-                .await
+            verify::verify_object(
+                dst,
+                &ends.dst_root,
+                &manifest.objects,
+                &options,
+                verifier.clone(),
+                cancel.clone(),
+            )
+            .await
         } else {
-            verify_tree(dst, &ends.dst_root, Some(manifest), &options, verifier.clone(), cancel.clone()).await?
+            verify_tree(
+                dst,
+                &ends.dst_root,
+                Some(manifest),
+                &options,
+                verifier.clone(),
+                cancel.clone(),
+            )
+            .await?
         };
         verifier.finish();
         summary.verify = Some(report);
@@ -220,12 +247,19 @@ pub async fn transfer(
 }
 
 /// Writes `manifest` as `<root>/.mbx/manifest.json` on `dst` and returns where (`remote:key`).
-pub async fn write_manifest(dst: &Remote, root: &str, manifest: &Manifest) -> Result<String, TransferError> {
+pub async fn write_manifest(
+    dst: &Remote,
+    root: &str,
+    manifest: &Manifest,
+) -> Result<String, TransferError> {
     let key = join_key(root, MANIFEST_KEY);
-    dst.op().write(&key, manifest.to_json()).await.map_err(|e| TransferError::Remote {
-        remote: dst.name().to_string(),
-        message: format!("writing manifest '{key}': {e}"),
-    })?;
+    dst.op()
+        .write(&key, manifest.to_json())
+        .await
+        .map_err(|e| TransferError::Remote {
+            remote: dst.name().to_string(),
+            message: format!("writing manifest '{key}': {e}"),
+        })?;
     Ok(format!("{}:{key}", dst.name()))
 }
 
@@ -233,16 +267,18 @@ pub async fn write_manifest(dst: &Remote, root: &str, manifest: &Manifest) -> Re
 /// what already landed, with a journal named after both sides. Returns the summary and, when every object
 /// is at the destination, the manifest of them all (not yet written anywhere).
 pub async fn copy_objects(
-    src: &Remote,
-    src_root: &str,
-    dst: &Remote,
-    dst_root: &str,
+    (src, src_root): (&Remote, &str),
+    (dst, dst_root): (&Remote, &str),
     objects: Vec<SourceObject>,
     options: &TransferOptions,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<(Summary, Option<Manifest>), TransferError> {
-    let ends = plan::Endpoints { src_root: src_root.to_string(), dst_root: dst_root.to_string(), single: false };
+    let ends = plan::Endpoints {
+        src_root: src_root.to_string(),
+        dst_root: dst_root.to_string(),
+        single: false,
+    };
     execute(src, dst, &ends, objects, options, progress, cancel).await
 }
 
@@ -277,7 +313,7 @@ async fn execute(
     let planned = plan::plan(
         src,
         dst,
-        &ends,
+        ends,
         objects,
         journal.as_ref(),
         options.transfers * 4,
@@ -378,6 +414,7 @@ async fn execute(
     }
     progress.finish();
     summary.seconds = progress.elapsed().as_secs_f64();
-    let manifest = complete.then(|| Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries));
+    let manifest =
+        complete.then(|| Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries));
     Ok((summary, manifest))
 }

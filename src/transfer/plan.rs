@@ -72,10 +72,7 @@ fn clean_etag(m: &Metadata) -> Option<String> {
 }
 
 /// Lists every object under `dir` on `remote` (recursively), skipping mbx's own `.mbx/` folder at the root.
-pub(crate) async fn list_tree(
-    remote: &Remote,
-    dir: &str,
-) -> Result<Vec<SourceObject>, TransferError> {
+pub async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceObject>, TransferError> {
     let list_err = |e: opendal::Error| TransferError::Remote {
         remote: remote.name().to_string(),
         message: format!("listing '{dir}': {e}"),

@@ -12,11 +12,15 @@ PY=${PYTHON:-python3}
 # A lock, so up.sh starting two Milvus in parallel does not install twice at once.
 exec 9>"$TOOLS/.milvus-setup.lock"
 flock -w 900 9 || die "timed out waiting for another milvus-setup.sh"
-if ! "$VENV/bin/python" -c 'import milvus, pymilvus, yaml, numpy' 2>/dev/null; then
+REQS=('milvus==2.3.5' 'pymilvus==2.3.5' 'marshmallow<4' 'pyyaml' 'numpy')
+# A stamp naming the requirements, written after a complete install: checking it is instant (importing
+# pymilvus takes ~2 s, and up.sh calls this three times), and changing REQS reinstalls.
+if [ "$(cat "$VENV/.mbx-reqs" 2>/dev/null)" != "${REQS[*]}" ]; then
   rm -rf "$VENV"
   "$PY" -m venv "$VENV"
-  "$VENV/bin/pip" install -q --disable-pip-version-check \
-    'milvus==2.3.5' 'pymilvus==2.3.5' 'marshmallow<4' 'pyyaml' 'numpy' >&2
+  "$VENV/bin/pip" install -q --disable-pip-version-check "${REQS[@]}" >&2
+  "$VENV/bin/python" -c 'import milvus, pymilvus, yaml, numpy'
+  echo "${REQS[*]}" > "$VENV/.mbx-reqs"
 fi
 # .unpacked is written last, so an interrupted unpack is redone rather than half-used.
 if [ ! -f "$BIN/.unpacked" ] || [ ! -x "$BIN/milvus" ]; then

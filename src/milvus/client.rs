@@ -1,0 +1,135 @@
+//! A small Milvus gRPC client: connection, authentication and database headers, status checks.
+
+use std::time::Duration;
+
+use base64::Engine;
+use tonic::metadata::MetadataValue;
+use tonic::service::Interceptor;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
+
+use super::MilvusError;
+use super::proto::common::Status;
+use super::proto::milvus::milvus_service_client::MilvusServiceClient;
+use crate::config::MilvusSettings;
+
+/// Adds the `authorization` and `dbname` headers Milvus reads.
+#[derive(Clone)]
+pub(crate) struct Headers {
+    auth: Option<MetadataValue<tonic::metadata::Ascii>>,
+    db: MetadataValue<tonic::metadata::Ascii>,
+}
+
+impl Interceptor for Headers {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(a) = &self.auth {
+            req.metadata_mut().insert("authorization", a.clone());
+        }
+        req.metadata_mut().insert("dbname", self.db.clone());
+        Ok(req)
+    }
+}
+
+/// The gRPC stub with mbx's headers.
+pub(crate) type Stub =
+    MilvusServiceClient<tonic::service::interceptor::InterceptedService<Channel, Headers>>;
+
+/// A connection to one Milvus, for one database.
+#[derive(Clone)]
+pub struct MilvusClient {
+    pub(crate) stub: Stub,
+    address: String,
+}
+
+impl MilvusClient {
+    /// Connects to the Milvus of `settings`, using database `db`.
+    pub async fn connect(settings: &MilvusSettings, db: &str) -> Result<MilvusClient, MilvusError> {
+        let err = |m: String| MilvusError::Connect {
+            address: settings.address.clone(),
+            message: m,
+        };
+        let scheme = if settings.tls { "https" } else { "http" };
+        let mut endpoint = Endpoint::from_shared(format!("{scheme}://{}", settings.address))
+            .map_err(|e| err(format!("bad address: {e}")))?
+            .connect_timeout(Duration::from_secs(10))
+            .tcp_keepalive(Some(Duration::from_secs(10)))
+            .timeout(Duration::from_secs(120));
+        if settings.tls {
+            let mut tls = ClientTlsConfig::new().with_native_roots();
+            if let Some(ca) = &settings.ca_cert {
+                let pem =
+                    std::fs::read(ca).map_err(|e| err(format!("reading ca_cert {ca}: {e}")))?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            if let Some(name) = &settings.server_name {
+                tls = tls.domain_name(name.clone());
+            }
+            endpoint = endpoint
+                .tls_config(tls)
+                .map_err(|e| err(format!("TLS: {e}")))?;
+        }
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| err(format!("{e}; is Milvus running there?")))?;
+        let auth = match (&settings.user, &settings.password) {
+            (None, None) => None,
+            (u, p) => {
+                let token = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    u.as_deref().unwrap_or(""),
+                    p.as_deref().unwrap_or("")
+                ));
+                Some(
+                    token
+                        .parse()
+                        .map_err(|_| err("credentials are not valid header text".into()))?,
+                )
+            }
+        };
+        let db = db
+            .parse()
+            .map_err(|_| err(format!("database name '{db}' is not valid header text")))?;
+        let stub = MilvusServiceClient::with_interceptor(channel, Headers { auth, db })
+            .max_decoding_message_size(256 << 20);
+        Ok(MilvusClient {
+            stub,
+            address: settings.address.clone(),
+        })
+    }
+
+    /// The server's version string, e.g. `v2.3.5`.
+    pub async fn version(&mut self) -> Result<String, MilvusError> {
+        let r = self
+            .stub
+            .get_version(super::proto::milvus::GetVersionRequest {})
+            .await
+            .map_err(|e| self.rpc("GetVersion", e))?
+            .into_inner();
+        check(r.status.as_ref(), "GetVersion")?;
+        Ok(r.version)
+    }
+
+    /// Turns a transport error into a [`MilvusError`] naming the call.
+    pub(crate) fn rpc(&self, call: &str, e: tonic::Status) -> MilvusError {
+        MilvusError::Rpc {
+            call: call.to_string(),
+            message: format!("{} ({}): {}", self.address, e.code(), e.message()),
+        }
+    }
+}
+
+/// Checks a Milvus status: success only when both the old `error_code` and the new `code` are 0.
+#[allow(deprecated)]
+pub(crate) fn check(status: Option<&Status>, call: &str) -> Result<(), MilvusError> {
+    match status {
+        Some(s) if s.error_code != 0 || s.code != 0 => Err(MilvusError::Rpc {
+            call: call.to_string(),
+            message: if s.reason.is_empty() {
+                format!("error code {}", s.error_code.max(s.code))
+            } else {
+                s.reason.clone()
+            },
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,557 @@
+//! `mbx create`: flush, find each segment's binlogs in Milvus's storage, copy them into the backup layout
+//! through the transfer engine (hashed as they go), then write the meta files, `full_meta.json` last.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use super::client::{MilvusClient, check};
+use super::meta::{self, BackupInfo, CollectionBackupInfo, PartitionBackupInfo, SegmentBackupInfo};
+use super::proto::milvus as pb;
+use super::{BackupSite, MilvusError, schema, storage_err};
+use crate::transfer::{self, Progress, SourceObject, TransferOptions, list_tree};
+
+/// What to back up.
+#[derive(Debug, Clone)]
+pub struct CreateOptions {
+    /// Backup name (validated as milvus-backup does); a default name when `None`.
+    pub name: Option<String>,
+    /// The database (`default`).
+    pub database: String,
+    /// Collections to back up; every collection of the database when empty.
+    pub collections: Vec<String>,
+    /// How long to wait for Milvus to flush.
+    pub flush_timeout: Duration,
+    /// Copy tuning.
+    pub transfer: TransferOptions,
+}
+
+/// What a backup holds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreateSummary {
+    /// The backup's name.
+    pub name: String,
+    /// Where it is (`remote:dir`).
+    pub location: String,
+    /// Collections backed up.
+    pub collections: usize,
+    /// Segments backed up.
+    pub segments: usize,
+    /// Objects in the backup (binlogs and meta).
+    pub objects: u64,
+    /// Bytes of binlogs.
+    pub bytes: u64,
+    /// Binlogs copied in this run (fewer than all when resuming).
+    pub copied: u64,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// Creates backup `options.name` of the collections on `site`'s Milvus, in `site`'s backup root.
+pub async fn create_backup(
+    site: &BackupSite,
+    options: CreateOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<CreateSummary, MilvusError> {
+    let started = Instant::now();
+    let name = options
+        .name
+        .clone()
+        .unwrap_or_else(|| meta::default_backup_name(SystemTime::now()));
+    meta::validate_backup_name(&name)?;
+    let dir = site.backup_dir(&name);
+    let finished_key = meta::meta_key(&dir, meta::BACKUP_META_FILE);
+    if site
+        .backups
+        .op()
+        .exists(&finished_key)
+        .await
+        .map_err(|e| storage_err(&site.backups, "checking the backup", e))?
+    {
+        return Err(MilvusError::BadInput(format!(
+            "backup '{name}' already exists at {}:{dir}; choose another --name or `mbx delete` it first",
+            site.backups.name()
+        )));
+    }
+    let mut client = MilvusClient::connect(&site.milvus, &options.database).await?;
+    let version = client.version().await?;
+    let names = if options.collections.is_empty() {
+        show_collections(&mut client).await?
+    } else {
+        options.collections.clone()
+    };
+    if names.is_empty() {
+        return Err(MilvusError::BadInput(format!(
+            "database '{}' has no collections to back up",
+            options.database
+        )));
+    }
+    let mut info = BackupInfo {
+        id: backup_id(&name),
+        name: name.clone(),
+        milvus_version: version,
+        ..Default::default()
+    };
+    let mut objects = Vec::new();
+    for coll in &names {
+        progress.note(&format!("collection {coll}: describe, flush"));
+        let (c, segs) =
+            describe_and_flush(&mut client, site, coll, &options, &dir, &info.id).await?;
+        objects.extend(segs);
+        info.collection_backups.push(c);
+    }
+    info.size = info.collection_backups.iter().map(|c| c.size).sum();
+    let segments: usize = info
+        .collection_backups
+        .iter()
+        .flat_map(|c| &c.partition_backups)
+        .map(|p| p.segment_backups.len())
+        .sum();
+    let bytes: u64 = objects.iter().map(|o: &SourceObject| o.size).sum();
+    progress.note(&format!(
+        "copying {} binlogs ({:.1} MiB) of {segments} segments",
+        objects.len(),
+        bytes as f64 / 1048576.0
+    ));
+
+    let milvus_root = site.milvus.root_path.trim_matches('/');
+    let (summary, manifest) = transfer::copy_objects(
+        (&site.storage, &format!("{milvus_root}/")),
+        (&site.backups, &dir),
+        objects,
+        &options.transfer,
+        progress.clone(),
+        cancel.clone(),
+    )
+    .await?;
+    if summary.interrupted {
+        return Err(MilvusError::Interrupted);
+    }
+    let Some(mut manifest) = manifest else {
+        let first = summary
+            .failed
+            .first()
+            .map(|f| format!("{}: {}", f.key, f.reason))
+            .unwrap_or_default();
+        return Err(MilvusError::Data(format!(
+            "{} binlogs could not be copied (first: {first}); run the same command again to resume",
+            summary.failed.len()
+        )));
+    };
+    check_landed(site, &dir, &manifest).await?;
+
+    // The manifest lists the meta files too, so a transfer can verify the whole backup; it is written before
+    // them, and full_meta.json comes last: without it nothing looks like a finished backup.
+    let files = meta::build_meta_files(&info)?;
+    for (file, body) in files.in_write_order() {
+        manifest.objects.push(transfer::ManifestEntry {
+            key: format!("{}/{file}", meta::META_DIR),
+            size: body.len() as u64,
+            blake3: blake3::hash(body).to_hex().to_string(),
+            src_etag: None,
+            src_mtime: None,
+        });
+    }
+    let manifest =
+        transfer::Manifest::new(format!("milvus {}", site.milvus.address), manifest.objects);
+    transfer::write_manifest(&site.backups, &dir, &manifest).await?;
+    for (file, body) in files.in_write_order() {
+        let key = meta::meta_key(&dir, file);
+        site.backups
+            .op()
+            .write(&key, body.to_vec())
+            .await
+            .map_err(|e| storage_err(&site.backups, &format!("writing {key}"), e))?;
+    }
+    Ok(CreateSummary {
+        name,
+        location: format!("{}:{dir}", site.backups.name()),
+        collections: info.collection_backups.len(),
+        segments,
+        objects: manifest.objects.len() as u64,
+        bytes,
+        copied: summary.copied,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+fn backup_id(name: &str) -> String {
+    let h = blake3::hash(format!("{name}{:?}", SystemTime::now()).as_bytes()).to_hex();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+async fn show_collections(client: &mut MilvusClient) -> Result<Vec<String>, MilvusError> {
+    let r = client
+        .stub
+        .show_collections(pb::ShowCollectionsRequest::default())
+        .await
+        .map_err(|e| client.rpc("ShowCollections", e))?
+        .into_inner();
+    check(r.status.as_ref(), "ShowCollections")?;
+    Ok(r.collection_names)
+}
+
+/// Describes a collection, flushes it, and lists its segments' binlogs: the collection's meta, and the
+/// objects to copy.
+async fn describe_and_flush(
+    client: &mut MilvusClient,
+    site: &BackupSite,
+    coll: &str,
+    options: &CreateOptions,
+    dir: &str,
+    id: &str,
+) -> Result<(CollectionBackupInfo, Vec<SourceObject>), MilvusError> {
+    let d = client
+        .stub
+        .describe_collection(pb::DescribeCollectionRequest {
+            collection_name: coll.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("DescribeCollection", e))?
+        .into_inner();
+    check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
+        MilvusError::BadInput(format!(
+            "collection '{coll}' in database '{}': {e}",
+            options.database
+        ))
+    })?;
+    let schema = d.schema.as_ref().map(schema::to_meta);
+    let indexes = describe_indexes(client, coll).await?;
+    let load_state = load_state(client, coll).await?;
+    let parts = client
+        .stub
+        .show_partitions(pb::ShowPartitionsRequest {
+            collection_name: coll.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("ShowPartitions", e))?
+        .into_inner();
+    check(parts.status.as_ref(), "ShowPartitions")?;
+    if parts.partition_names.len() != parts.partition_i_ds.len() {
+        return Err(MilvusError::Data(format!(
+            "ShowPartitions of '{coll}' returned names and ids of different lengths"
+        )));
+    }
+    let seal_time = flush(client, coll, options.flush_timeout).await?;
+    let segs = client
+        .stub
+        .get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest {
+            collection_name: coll.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("GetPersistentSegmentInfo", e))?
+        .into_inner();
+    check(segs.status.as_ref(), "GetPersistentSegmentInfo")?;
+    const FLUSHED: i32 = 3;
+    let mut partitions: BTreeMap<i64, PartitionBackupInfo> = parts
+        .partition_i_ds
+        .iter()
+        .zip(&parts.partition_names)
+        .map(|(pid, pname)| {
+            (
+                *pid,
+                PartitionBackupInfo {
+                    partition_id: *pid,
+                    partition_name: pname.clone(),
+                    collection_id: d.collection_id,
+                    load_state: load_state.clone(),
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    let mut objects = Vec::new();
+    for s in segs.infos.iter().filter(|s| s.state == FLUSHED) {
+        let (seg, objs) = segment_binlogs(site, dir, s).await?;
+        objects.extend(objs);
+        match partitions.get_mut(&s.partition_id) {
+            Some(p) => {
+                p.size += seg.size;
+                p.segment_backups.push(seg);
+            }
+            None => {
+                return Err(MilvusError::Data(format!(
+                    "segment {} of '{coll}' belongs to partition {}, which ShowPartitions does not list",
+                    s.segment_id, s.partition_id
+                )));
+            }
+        }
+    }
+    let partition_backups: Vec<PartitionBackupInfo> = partitions.into_values().collect();
+    let info = CollectionBackupInfo {
+        id: id.to_string(),
+        collection_id: d.collection_id,
+        db_name: options.database.clone(),
+        collection_name: coll.to_string(),
+        schema,
+        shards_num: d.shards_num,
+        consistency_level: meta::ConsistencyLevel(d.consistency_level),
+        size: partition_backups.iter().map(|p| p.size).sum(),
+        partition_backups,
+        has_index: !indexes.is_empty(),
+        index_infos: indexes,
+        load_state,
+        backup_physical_timestamp: u64::try_from(seal_time).unwrap_or(0),
+        created_timestamp: d.created_timestamp,
+        virtual_channel_names: d.virtual_channel_names,
+        physical_channel_names: d.physical_channel_names,
+        aliases: d.aliases,
+        ..Default::default()
+    };
+    Ok((info, objects))
+}
+
+async fn describe_indexes(
+    client: &mut MilvusClient,
+    coll: &str,
+) -> Result<Vec<meta::IndexInfo>, MilvusError> {
+    let r = client
+        .stub
+        .describe_index(pb::DescribeIndexRequest {
+            collection_name: coll.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("DescribeIndex", e))?
+        .into_inner();
+    // IndexNotExist (25) or an "index not found" reason: the collection simply has no index.
+    #[allow(deprecated)]
+    if let Some(s) = &r.status
+        && (s.error_code == 25
+            || s.reason.contains("index not found")
+            || s.reason.contains("not exist"))
+    {
+        return Ok(Vec::new());
+    }
+    check(r.status.as_ref(), "DescribeIndex")?;
+    Ok(r.index_descriptions
+        .iter()
+        .map(|i| {
+            let params: BTreeMap<String, String> = i
+                .params
+                .iter()
+                .map(|p| (p.key.clone(), p.value.clone()))
+                .collect();
+            meta::IndexInfo {
+                field_name: i.field_name.clone(),
+                index_name: i.index_name.clone(),
+                index_type: params.get("index_type").cloned().unwrap_or_default(),
+                params,
+                index_id: i.index_id,
+                ..Default::default()
+            }
+        })
+        .collect())
+}
+
+async fn load_state(client: &mut MilvusClient, coll: &str) -> Result<String, MilvusError> {
+    let r = client
+        .stub
+        .get_loading_progress(pb::GetLoadingProgressRequest {
+            collection_name: coll.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("GetLoadingProgress", e))?
+        .into_inner();
+    // A collection that is not loaded answers with an error status: that is "NotLoad", not a failure.
+    if check(r.status.as_ref(), "GetLoadingProgress").is_err() {
+        return Ok("NotLoad".into());
+    }
+    Ok(match r.progress {
+        0 => "NotLoad",
+        100 => "Loaded",
+        _ => "Loading",
+    }
+    .into())
+}
+
+/// Flushes one collection and waits (bounded) until its segments are persisted; returns the seal time.
+async fn flush(
+    client: &mut MilvusClient,
+    coll: &str,
+    timeout: Duration,
+) -> Result<i64, MilvusError> {
+    let r = client
+        .stub
+        .flush(pb::FlushRequest {
+            collection_names: vec![coll.into()],
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("Flush", e))?
+        .into_inner();
+    check(r.status.as_ref(), "Flush")?;
+    let segment_i_ds = r
+        .coll_seg_i_ds
+        .get(coll)
+        .map(|a| a.data.clone())
+        .unwrap_or_default();
+    let flush_ts = r.coll_flush_ts.get(coll).copied().unwrap_or(0);
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = client
+            .stub
+            .get_flush_state(pb::GetFlushStateRequest {
+                segment_i_ds: segment_i_ds.clone(),
+                flush_ts,
+                collection_name: coll.into(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| client.rpc("GetFlushState", e))?
+            .into_inner();
+        check(s.status.as_ref(), "GetFlushState")?;
+        if s.flushed {
+            return Ok(r.coll_seal_times.get(coll).copied().unwrap_or(0));
+        }
+        if Instant::now() > deadline {
+            return Err(MilvusError::Data(format!(
+                "collection '{coll}' was not flushed within {}s; is Milvus healthy? (raise --flush-timeout)",
+                timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Lists one segment's insert and delta logs in Milvus's storage and builds its meta and copy list.
+async fn segment_binlogs(
+    site: &BackupSite,
+    dir: &str,
+    s: &pb::PersistentSegmentInfo,
+) -> Result<(SegmentBackupInfo, Vec<SourceObject>), MilvusError> {
+    let root = site.milvus.root_path.trim_matches('/');
+    let (c, p, sid) = (s.collection_id, s.partition_id, s.segment_id);
+    let insert_dir = format!("{root}/insert_log/{c}/{p}/{sid}/");
+    let delta_dir = format!("{root}/delta_log/{c}/{p}/{sid}/");
+    let inserts = list_tree(&site.storage, &insert_dir).await?;
+    let deltas = list_tree(&site.storage, &delta_dir).await?;
+    let mut seg = SegmentBackupInfo {
+        segment_id: sid,
+        collection_id: c,
+        partition_id: p,
+        num_of_rows: s.num_rows,
+        group_id: sid,
+        ..Default::default()
+    };
+    let parse = |rel: &str| rel.parse::<i64>().ok();
+    let mut by_field: BTreeMap<i64, Vec<meta::Binlog>> = BTreeMap::new();
+    let mut objects = Vec::new();
+    for o in inserts.iter().filter(|o| !o.is_dir) {
+        let (Some(field), Some(log)) = o
+            .rel
+            .split_once('/')
+            .map(|(f, l)| (parse(f), parse(l)))
+            .unwrap_or((None, None))
+        else {
+            return Err(MilvusError::Data(format!(
+                "unexpected key {}: insert logs are {root}/insert_log/C/P/S/FIELD/LOG (is root_path '{root}' right?)",
+                o.key
+            )));
+        };
+        by_field.entry(field).or_default().push(meta::Binlog {
+            log_path: o.key.clone(),
+            log_size: o.size as i64,
+            log_id: log,
+            ..Default::default()
+        });
+        let key = meta::insert_log_key(dir, &seg, field, log);
+        objects.push(relative(o, dir, &key));
+    }
+    let counts: BTreeMap<i64, usize> = by_field.iter().map(|(f, v)| (*f, v.len())).collect();
+    if counts
+        .values()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1
+    {
+        return Err(MilvusError::Data(format!(
+            "segment {sid}: fields have different numbers of binlogs {counts:?} (orphan files from a DataNode retry?); refusing an inconsistent backup"
+        )));
+    }
+    if by_field.is_empty() && s.num_rows > 0 {
+        return Err(MilvusError::Data(format!(
+            "segment {sid} has no insert logs under {}:{insert_dir}: is root_path '{root}' Milvus's rootPath?",
+            site.storage.name()
+        )));
+    }
+    let mut delta_logs = Vec::new();
+    for o in deltas.iter().filter(|o| !o.is_dir) {
+        let Some(log) = parse(&o.rel) else {
+            return Err(MilvusError::Data(format!(
+                "unexpected key {} among delta logs",
+                o.key
+            )));
+        };
+        delta_logs.push(meta::Binlog {
+            log_path: o.key.clone(),
+            log_size: o.size as i64,
+            log_id: log,
+            ..Default::default()
+        });
+        let key = meta::delta_log_key(dir, &seg, log);
+        objects.push(relative(o, dir, &key));
+    }
+    seg.binlogs = by_field
+        .into_iter()
+        .map(|(field_id, binlogs)| meta::FieldBinlog { field_id, binlogs })
+        .collect();
+    if !delta_logs.is_empty() {
+        seg.deltalogs = vec![meta::FieldBinlog {
+            field_id: 0,
+            binlogs: delta_logs,
+        }];
+    }
+    seg.size = objects.iter().map(|o| o.size as i64).sum();
+    Ok((seg, objects))
+}
+
+/// The copy of source object `o` that lands at backup key `key` (which starts with `dir`).
+fn relative(o: &SourceObject, dir: &str, key: &str) -> SourceObject {
+    SourceObject {
+        rel: key.strip_prefix(dir).unwrap_or(key).to_string(),
+        ..o.clone()
+    }
+}
+
+/// Every binlog the manifest lists is in the backup with its size (as milvus-backup checks), before any
+/// meta is written.
+async fn check_landed(
+    site: &BackupSite,
+    dir: &str,
+    manifest: &transfer::Manifest,
+) -> Result<(), MilvusError> {
+    let landed: BTreeMap<String, u64> = list_tree(&site.backups, dir)
+        .await?
+        .into_iter()
+        .map(|o| (o.rel, o.size))
+        .collect();
+    for e in &manifest.objects {
+        match landed.get(&e.key) {
+            Some(size) if *size == e.size => {}
+            other => {
+                return Err(MilvusError::Data(format!(
+                    "{}:{dir}{} should hold {} bytes but has {other:?}",
+                    site.backups.name(),
+                    e.key,
+                    e.size
+                )));
+            }
+        }
+    }
+    Ok(())
+}

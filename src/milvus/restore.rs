@@ -1,0 +1,755 @@
+//! `mbx restore`: read a backup's meta, check the backup against its manifest, create the collection with
+//! the same schema and field ids, then import every segment with Milvus's backup-mode `Import`, staging the
+//! binlogs into Milvus's own bucket first when the backup lives elsewhere. A local journal lets a re-run
+//! skip what was already imported.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prost::Message;
+use tokio_util::sync::CancellationToken;
+
+use super::client::{MilvusClient, check};
+use super::meta::{self, BackupInfo, CollectionBackupInfo, ImportDirs};
+use super::proto::common::KeyValuePair;
+use super::proto::milvus as pb;
+use super::{BackupSite, MilvusError, catalog, schema, storage_err};
+use crate::transfer::{self, Progress, ProgressMode, SourceObject, TransferOptions, list_tree};
+
+/// How to restore.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreOptions {
+    /// The backup's name.
+    pub name: String,
+    /// Appended to every restored collection's name.
+    pub suffix: Option<String>,
+    /// `old:new` renames (applied instead of the suffix for those collections).
+    pub renames: BTreeMap<String, String>,
+    /// Only these collections (names in the backup); all when empty.
+    pub collections: Vec<String>,
+    /// Drop a target collection that already exists (otherwise that is an error).
+    pub drop_exist: bool,
+    /// Create the backed-up indexes (before the data, as milvus-backup does).
+    pub rebuild_index: bool,
+    /// Create collections and partitions only.
+    pub meta_only: bool,
+    /// Do not re-read the backup against its manifest first.
+    pub skip_verify: bool,
+    /// Keep the staged copy in Milvus's bucket.
+    pub keep_temp: bool,
+    /// Deadline for one import job.
+    pub import_timeout: Duration,
+    /// Copy tuning (staging and verification), and where journals live.
+    pub transfer: TransferOptions,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RestoreSummary {
+    /// Per target collection: segments imported in this run, skipped (already imported), rows.
+    pub collections: Vec<RestoredCollection>,
+    /// Seconds.
+    pub seconds: f64,
+}
+
+/// One restored collection.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RestoredCollection {
+    /// Name in the backup.
+    pub source: String,
+    /// Name in Milvus.
+    pub target: String,
+    /// Import jobs run now.
+    pub imported: usize,
+    /// Import jobs a previous run finished.
+    pub skipped: usize,
+    /// Rows Milvus reported for the imports run now.
+    pub rows: i64,
+}
+
+/// Restores backup `options.name` from `site` into `site`'s Milvus.
+pub async fn restore_backup(
+    site: &BackupSite,
+    options: RestoreOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<RestoreSummary, MilvusError> {
+    let started = Instant::now();
+    meta::validate_backup_name(&options.name)?;
+    let dir = site.backup_dir(&options.name);
+    let info = catalog::get_backup(&site.backups, &dir).await?;
+    if !info.format.is_empty() && info.format != "binlog" {
+        return Err(MilvusError::BadInput(format!(
+            "backup '{}' has format '{}'; mbx restores binlog backups",
+            options.name, info.format
+        )));
+    }
+    let plan = plan_targets(&info, &options)?;
+    if !options.skip_verify && !options.meta_only {
+        verify_backup(site, &dir, &options, &progress, &cancel).await?;
+    }
+    let journal = RestoreJournal::open(
+        &options.transfer.state_dir,
+        &format!(
+            "{}\n{dir}\n{}",
+            site.backups.config().location(),
+            site.milvus.address
+        ),
+    )
+    .map_err(|e| {
+        MilvusError::Data(format!(
+            "restore journal in {}: {e}",
+            options.transfer.state_dir.display()
+        ))
+    })?;
+    let mut summary = RestoreSummary::default();
+    for (coll, target) in plan {
+        let mut client = MilvusClient::connect(&site.milvus, db_of(coll)).await?;
+        let done = restore_collection(
+            site,
+            &mut client,
+            &dir,
+            coll,
+            &target,
+            &options,
+            &journal,
+            &progress,
+            &cancel,
+        )
+        .await
+        .map_err(|e| match e {
+            MilvusError::Interrupted => e,
+            other => MilvusError::Data(format!(
+                "restoring '{}' into '{target}': {other}",
+                coll.collection_name
+            )),
+        })?;
+        summary.collections.push(done);
+    }
+    journal.finish();
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+fn db_of(c: &CollectionBackupInfo) -> &str {
+    if c.db_name.is_empty() {
+        "default"
+    } else {
+        &c.db_name
+    }
+}
+
+/// Which collections to restore, under which names.
+fn plan_targets<'a>(
+    info: &'a BackupInfo,
+    options: &RestoreOptions,
+) -> Result<Vec<(&'a CollectionBackupInfo, String)>, MilvusError> {
+    if options.suffix.is_some() && !options.renames.is_empty() {
+        return Err(MilvusError::BadInput(
+            "--suffix and --rename cannot be used together (as in milvus-backup)".into(),
+        ));
+    }
+    let names: HashSet<&str> = info
+        .collection_backups
+        .iter()
+        .map(|c| c.collection_name.as_str())
+        .collect();
+    for wanted in options.collections.iter().chain(options.renames.keys()) {
+        if !names.contains(wanted.as_str()) {
+            let mut all: Vec<&str> = names.iter().copied().collect();
+            all.sort_unstable();
+            return Err(MilvusError::BadInput(format!(
+                "collection '{wanted}' is not in backup '{}' (it has: {})",
+                options.name,
+                all.join(", ")
+            )));
+        }
+    }
+    Ok(info
+        .collection_backups
+        .iter()
+        .filter(|c| {
+            options.collections.is_empty() || options.collections.contains(&c.collection_name)
+        })
+        .map(|c| {
+            let target = match (&options.suffix, options.renames.get(&c.collection_name)) {
+                (_, Some(new)) => new.clone(),
+                (Some(sfx), None) => format!("{}{sfx}", c.collection_name),
+                (None, None) => c.collection_name.clone(),
+            };
+            (c, target)
+        })
+        .collect())
+}
+
+/// Re-reads the backup against its manifest, if it has one: a corrupt or missing object is named before
+/// Milvus is touched.
+async fn verify_backup(
+    site: &BackupSite,
+    dir: &str,
+    options: &RestoreOptions,
+    progress: &Arc<Progress>,
+    cancel: &CancellationToken,
+) -> Result<(), MilvusError> {
+    let manifest_key = format!("{dir}{}", transfer::MANIFEST_KEY);
+    if !site
+        .backups
+        .op()
+        .exists(&manifest_key)
+        .await
+        .map_err(|e| storage_err(&site.backups, "checking the manifest", e))?
+    {
+        progress.note(&format!("no manifest at {manifest_key} (a milvus-backup backup?): checking sizes during import only"));
+        return Ok(());
+    }
+    let mode = if progress.is_json() {
+        ProgressMode::Json
+    } else {
+        ProgressMode::Auto
+    };
+    let verifier = Arc::new(Progress::new(mode, "verified"));
+    let report = transfer::verify_tree(
+        &site.backups,
+        dir,
+        None,
+        &options.transfer,
+        verifier.clone(),
+        cancel.clone(),
+    )
+    .await?;
+    verifier.finish();
+    if report.interrupted {
+        return Err(MilvusError::Interrupted);
+    }
+    if let Some(first) = report.mismatches.first() {
+        return Err(MilvusError::Data(format!(
+            "backup '{}' does not match its manifest: {} object(s), first {}: {} (nothing was restored)",
+            options.name,
+            report.mismatches.len(),
+            first.key,
+            first.reason
+        )));
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn restore_collection(
+    site: &BackupSite,
+    client: &mut MilvusClient,
+    dir: &str,
+    coll: &CollectionBackupInfo,
+    target: &str,
+    options: &RestoreOptions,
+    journal: &RestoreJournal,
+    progress: &Arc<Progress>,
+    cancel: &CancellationToken,
+) -> Result<RestoredCollection, MilvusError> {
+    let mut out = RestoredCollection {
+        source: coll.collection_name.clone(),
+        target: target.to_string(),
+        ..Default::default()
+    };
+    let exists = has_collection(client, target).await?;
+    let resuming = exists && journal.created(target);
+    if exists && !resuming {
+        if !options.drop_exist {
+            return Err(MilvusError::BadInput(format!(
+                "collection '{target}' already exists in Milvus at {}; pass --drop-exist to replace it, or choose another --suffix/--rename",
+                site.milvus.address
+            )));
+        }
+        let r = client
+            .stub
+            .drop_collection(pb::DropCollectionRequest {
+                collection_name: target.into(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| client.rpc("DropCollection", e))?
+            .into_inner();
+        check(Some(&r), "DropCollection")?;
+    }
+    if !resuming {
+        create_collection(client, coll, target).await?;
+        journal.record(&JournalLine::Created {
+            collection: target.to_string(),
+        });
+    }
+    for p in &coll.partition_backups {
+        ensure_partition(client, target, &p.partition_name).await?;
+    }
+    if options.rebuild_index {
+        create_indexes(client, coll, target).await?;
+    }
+    if options.meta_only {
+        return Ok(out);
+    }
+    let stage = stage_binlogs(site, dir, coll, target, options, progress, cancel).await?;
+    for p in &coll.partition_backups {
+        let dirs = meta::partition_import_dirs(dir, coll.collection_id, p)?;
+        for d in dirs {
+            if cancel.is_cancelled() {
+                return Err(MilvusError::Interrupted);
+            }
+            if journal.imported(target, &d.insert_dir) {
+                out.skipped += 1;
+                continue;
+            }
+            let expected: i64 = p
+                .segment_backups
+                .iter()
+                .filter(|s| {
+                    meta::import_dirs(dir, coll.collection_id, p.partition_id, s.group_id) == d
+                })
+                .map(|s| s.num_of_rows)
+                .sum();
+            let rows = import_one(
+                site,
+                client,
+                target,
+                &p.partition_name,
+                &d,
+                &stage,
+                expected,
+                options,
+            )
+            .await?;
+            progress.note(&format!(
+                "imported {} rows into {target}/{} from {}",
+                rows, p.partition_name, d.insert_dir
+            ));
+            journal.record(&JournalLine::Imported {
+                collection: target.to_string(),
+                dir: d.insert_dir.clone(),
+            });
+            out.imported += 1;
+            out.rows += rows;
+        }
+    }
+    if let Some(prefix) = stage.prefix.as_deref().filter(|_| !options.keep_temp) {
+        site.storage
+            .op()
+            .delete_with(prefix)
+            .recursive(true)
+            .await
+            .map_err(|e| {
+                storage_err(&site.storage, &format!("removing staged copy {prefix}"), e)
+            })?;
+    }
+    Ok(out)
+}
+
+async fn has_collection(client: &mut MilvusClient, name: &str) -> Result<bool, MilvusError> {
+    let r = client
+        .stub
+        .has_collection(pb::HasCollectionRequest {
+            collection_name: name.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("HasCollection", e))?
+        .into_inner();
+    check(r.status.as_ref(), "HasCollection")?;
+    Ok(r.value)
+}
+
+async fn create_collection(
+    client: &mut MilvusClient,
+    coll: &CollectionBackupInfo,
+    target: &str,
+) -> Result<(), MilvusError> {
+    let Some(backup_schema) = &coll.schema else {
+        return Err(MilvusError::Data(format!(
+            "collection '{}' has no schema in the backup",
+            coll.collection_name
+        )));
+    };
+    let schema = schema::to_pb(backup_schema, target);
+    let want: Vec<(i64, String)> = schema
+        .fields
+        .iter()
+        .map(|f| (f.field_id, f.name.clone()))
+        .collect();
+    let r = client
+        .stub
+        .create_collection(pb::CreateCollectionRequest {
+            collection_name: target.into(),
+            schema: schema.encode_to_vec(),
+            shards_num: coll.shards_num.max(1),
+            consistency_level: coll.consistency_level.0,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("CreateCollection", e))?
+        .into_inner();
+    check(Some(&r), "CreateCollection")?;
+    // Binlogs name their fields by id: the new collection must have the same ids, or the import is garbage.
+    let d = client
+        .stub
+        .describe_collection(pb::DescribeCollectionRequest {
+            collection_name: target.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("DescribeCollection", e))?
+        .into_inner();
+    check(d.status.as_ref(), "DescribeCollection")?;
+    let got: Vec<(i64, String)> = d
+        .schema
+        .map(|s| {
+            s.fields
+                .into_iter()
+                .filter(|f| f.field_id >= 100 && !f.is_dynamic)
+                .map(|f| (f.field_id, f.name))
+                .collect()
+        })
+        .unwrap_or_default();
+    if got != want {
+        return Err(MilvusError::Data(format!(
+            "Milvus gave the new collection field ids {got:?}, the backup has {want:?}"
+        )));
+    }
+    Ok(())
+}
+
+async fn ensure_partition(
+    client: &mut MilvusClient,
+    coll: &str,
+    partition: &str,
+) -> Result<(), MilvusError> {
+    let r = client
+        .stub
+        .has_partition(pb::HasPartitionRequest {
+            collection_name: coll.into(),
+            partition_name: partition.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("HasPartition", e))?
+        .into_inner();
+    check(r.status.as_ref(), "HasPartition")?;
+    if r.value {
+        return Ok(());
+    }
+    let s = client
+        .stub
+        .create_partition(pb::CreatePartitionRequest {
+            collection_name: coll.into(),
+            partition_name: partition.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("CreatePartition", e))?
+        .into_inner();
+    check(Some(&s), "CreatePartition")
+}
+
+async fn create_indexes(
+    client: &mut MilvusClient,
+    coll: &CollectionBackupInfo,
+    target: &str,
+) -> Result<(), MilvusError> {
+    for idx in &coll.index_infos {
+        let s = client
+            .stub
+            .create_index(pb::CreateIndexRequest {
+                collection_name: target.into(),
+                field_name: idx.field_name.clone(),
+                index_name: idx.index_name.clone(),
+                extra_params: idx
+                    .params
+                    .iter()
+                    .map(|(k, v)| KeyValuePair {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| client.rpc("CreateIndex", e))?
+            .into_inner();
+        check(Some(&s), "CreateIndex").map_err(|e| {
+            MilvusError::Data(format!(
+                "index '{}' on '{}': {e}",
+                idx.index_name, idx.field_name
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// Where Milvus will read a collection's binlogs.
+struct Stage {
+    /// The staged copy's prefix in Milvus's bucket (removed at the end), when one was needed.
+    prefix: Option<String>,
+    /// Maps a backup key (starting with the backup dir) to the key Milvus must be given.
+    backup_dir: String,
+    import_root: String,
+}
+
+impl Stage {
+    fn import_path(&self, backup_key: &str) -> String {
+        format!(
+            "{}{}",
+            self.import_root,
+            backup_key
+                .strip_prefix(&self.backup_dir)
+                .unwrap_or(backup_key)
+        )
+    }
+}
+
+/// Milvus imports only from its own bucket: when the backup is elsewhere, copy this collection's binlogs
+/// there (resumably, through the transfer engine) under a prefix named after the backup and target.
+async fn stage_binlogs(
+    site: &BackupSite,
+    dir: &str,
+    coll: &CollectionBackupInfo,
+    target: &str,
+    options: &RestoreOptions,
+    progress: &Arc<Progress>,
+    cancel: &CancellationToken,
+) -> Result<Stage, MilvusError> {
+    let bucket = site.bucket_prefix();
+    if site.backups.same_store(&site.storage) {
+        return Ok(Stage {
+            prefix: None,
+            backup_dir: dir.to_string(),
+            import_root: format!("{bucket}{dir}"),
+        });
+    }
+    let tag = blake3::hash(format!("{}{dir}{target}", site.backups.config().location()).as_bytes())
+        .to_hex();
+    let prefix = format!("mbx-restore-{}/", &tag[..12]);
+    let mut objects: Vec<SourceObject> = Vec::new();
+    for kind in ["insert_log", "delta_log"] {
+        let sub = format!("{dir}binlogs/{kind}/{}/", coll.collection_id);
+        for mut o in list_tree(&site.backups, &sub).await? {
+            o.rel = format!("binlogs/{kind}/{}/{}", coll.collection_id, o.rel);
+            objects.push(o);
+        }
+    }
+    progress.note(&format!(
+        "staging {} binlogs of '{}' into {}:{prefix} (Milvus imports only from its own bucket)",
+        objects.len(),
+        coll.collection_name,
+        site.storage.name()
+    ));
+    let (summary, manifest) = transfer::copy_objects(
+        (&site.backups, dir),
+        (&site.storage, &prefix),
+        objects,
+        &options.transfer,
+        progress.clone(),
+        cancel.clone(),
+    )
+    .await?;
+    if summary.interrupted {
+        return Err(MilvusError::Interrupted);
+    }
+    if manifest.is_none() {
+        let first = summary
+            .failed
+            .first()
+            .map(|f| format!("{}: {}", f.key, f.reason))
+            .unwrap_or_default();
+        return Err(MilvusError::Data(format!(
+            "staging failed for {} objects (first: {first})",
+            summary.failed.len()
+        )));
+    }
+    Ok(Stage {
+        import_root: format!("{bucket}{prefix}"),
+        prefix: Some(prefix),
+        backup_dir: dir.to_string(),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn import_one(
+    site: &BackupSite,
+    client: &mut MilvusClient,
+    target: &str,
+    partition: &str,
+    dirs: &ImportDirs,
+    stage: &Stage,
+    expected_rows: i64,
+    options: &RestoreOptions,
+) -> Result<i64, MilvusError> {
+    let insert = stage.import_path(&dirs.insert_dir);
+    let delta_key = stage.import_path(&dirs.delta_dir);
+    // Milvus reads `bucket/<key>`; the storage remote's root is part of that key, so strip it to list.
+    let bucket = site.bucket_prefix();
+    let delta_rel = delta_key
+        .strip_prefix(&bucket)
+        .unwrap_or(&delta_key)
+        .to_string();
+    let has_delta = !list_tree(&site.storage, &delta_rel).await?.is_empty();
+    let files = vec![
+        insert.clone(),
+        if has_delta { delta_key } else { String::new() },
+    ];
+    let r = client
+        .stub
+        .import(pb::ImportRequest {
+            collection_name: target.into(),
+            partition_name: partition.into(),
+            files: files.clone(),
+            options: vec![KeyValuePair {
+                key: "backup".into(),
+                value: "true".into(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("Import", e))?
+        .into_inner();
+    check(r.status.as_ref(), "Import")
+        .map_err(|e| MilvusError::Data(format!("partition '{partition}', files {files:?}: {e}")))?;
+    let mut rows = 0;
+    for task in r.tasks {
+        rows += wait_import(client, task, options.import_timeout)
+            .await
+            .map_err(|e| {
+                MilvusError::Data(format!(
+                    "partition '{partition}', segment dir {}: {e}",
+                    dirs.insert_dir
+                ))
+            })?;
+    }
+    // Milvus 2.3 says "completed" with 0 rows for a path it cannot see.
+    if expected_rows > 0 && rows == 0 {
+        return Err(MilvusError::Data(format!(
+            "Milvus imported 0 rows from {insert} (expected up to {expected_rows}): it cannot see that path in its bucket; \
+             is the remote's bucket Milvus's own bucket (or set milvus.storage_remote)?"
+        )));
+    }
+    if rows > expected_rows {
+        return Err(MilvusError::Data(format!(
+            "Milvus imported {rows} rows from {insert}, more than the {expected_rows} backed up"
+        )));
+    }
+    Ok(rows)
+}
+
+async fn wait_import(
+    client: &mut MilvusClient,
+    task: i64,
+    timeout: Duration,
+) -> Result<i64, MilvusError> {
+    const FAILED: i32 = 1;
+    const COMPLETED: i32 = 6;
+    const FAILED_AND_CLEANED: i32 = 7;
+    let deadline = Instant::now() + timeout;
+    loop {
+        let s = client
+            .stub
+            .get_import_state(pb::GetImportStateRequest { task })
+            .await
+            .map_err(|e| client.rpc("GetImportState", e))?
+            .into_inner();
+        check(s.status.as_ref(), "GetImportState")?;
+        match s.state {
+            COMPLETED => return Ok(s.row_count),
+            FAILED | FAILED_AND_CLEANED => {
+                let reason = s
+                    .infos
+                    .iter()
+                    .find(|kv| kv.key == "failed_reason")
+                    .map(|kv| kv.value.clone())
+                    .unwrap_or_default();
+                return Err(MilvusError::Data(format!(
+                    "import task {task} failed: {reason}"
+                )));
+            }
+            _ if Instant::now() > deadline => {
+                return Err(MilvusError::Data(format!(
+                    "import task {task} not done after {}s",
+                    timeout.as_secs()
+                )));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+enum JournalLine {
+    Created { collection: String },
+    Imported { collection: String, dir: String },
+}
+
+/// What earlier runs of the same restore finished: collections created, import dirs imported.
+struct RestoreJournal {
+    path: PathBuf,
+    file: std::sync::Mutex<std::fs::File>,
+    created: HashSet<String>,
+    imported: HashSet<(String, String)>,
+}
+
+impl RestoreJournal {
+    fn open(state_dir: &std::path::Path, identity: &str) -> std::io::Result<RestoreJournal> {
+        let dir = state_dir.join("restores");
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!(
+            "{}.jsonl",
+            &blake3::hash(identity.as_bytes()).to_hex()[..24]
+        ));
+        let (mut created, mut imported) = (HashSet::new(), HashSet::new());
+        if let Ok(f) = std::fs::File::open(&path) {
+            for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
+                match serde_json::from_str(&line) {
+                    Ok(JournalLine::Created { collection }) => {
+                        created.insert(collection);
+                    }
+                    Ok(JournalLine::Imported { collection, dir }) => {
+                        imported.insert((collection, dir));
+                    }
+                    Err(_) => {}
+                }
+            }
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        Ok(RestoreJournal {
+            path,
+            file: std::sync::Mutex::new(file),
+            created,
+            imported,
+        })
+    }
+
+    fn created(&self, collection: &str) -> bool {
+        self.created.contains(collection)
+    }
+
+    fn imported(&self, collection: &str, dir: &str) -> bool {
+        self.imported
+            .contains(&(collection.to_string(), dir.to_string()))
+    }
+
+    fn record(&self, line: &JournalLine) {
+        // Losing a journal line costs a repeated step on resume, never data: report, do not fail.
+        let Ok(mut bytes) = serde_json::to_vec(line) else {
+            return;
+        };
+        bytes.insert(0, b'\n');
+        if let Ok(mut f) = self.file.lock()
+            && let Err(e) = f.write_all(&bytes)
+        {
+            tracing::warn!("restore journal {}: {e}", self.path.display());
+        }
+    }
+
+    fn finish(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
