@@ -36,7 +36,7 @@ pub const MBX_KEYS: &[&str] = &[
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read remotes file {path}: {source}")]
+    #[error("cannot read remotes file {path}")]
     Read {
         /// The file.
         path: PathBuf,

@@ -255,7 +255,7 @@ async fn describe_and_flush(
         .map_err(|e| client.rpc("GetPersistentSegmentInfo", e))?
         .into_inner();
     check(segs.status.as_ref(), "GetPersistentSegmentInfo")?;
-    const FLUSHED: i32 = 3;
+    const FLUSHED: i32 = super::proto::common::SegmentState::Flushed as i32;
     let mut partitions: BTreeMap<i64, PartitionBackupInfo> = parts
         .partition_i_ds
         .iter()

@@ -642,9 +642,10 @@ async fn wait_import(
     task: i64,
     timeout: Duration,
 ) -> Result<i64, MilvusError> {
-    const FAILED: i32 = 1;
-    const COMPLETED: i32 = 6;
-    const FAILED_AND_CLEANED: i32 = 7;
+    use super::proto::common::ImportState;
+    const FAILED: i32 = ImportState::ImportFailed as i32;
+    const COMPLETED: i32 = ImportState::ImportCompleted as i32;
+    const FAILED_AND_CLEANED: i32 = ImportState::ImportFailedAndCleaned as i32;
     let deadline = Instant::now() + timeout;
     loop {
         let s = client

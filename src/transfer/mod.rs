@@ -49,7 +49,7 @@ pub enum TransferError {
     )]
     NoManifest(String),
     /// The local journal could not be used.
-    #[error("journal {path}: {source} (set MBX_STATE_DIR to a writable folder)")]
+    #[error("journal {path} (set MBX_STATE_DIR to a writable folder)")]
     Journal {
         /// The journal's path.
         path: PathBuf,

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # usage: milvus.sh NAME GRPC_PORT S3_HOST:PORT BUCKET ROOT_PATH AK SK STATE_DIR
 # Starts one real Milvus 2.3.5 standalone (see milvus-setup.sh) on 127.0.0.1:GRPC_PORT with its storage in
-# BUCKET/ROOT_PATH on an S3 server (plain http, path-style). The bucket must already exist there.
+# BUCKET/ROOT_PATH on an S3 server (plain http, path-style). Create the bucket first (up.sh does): Milvus
+# 2.3.5 would create a missing one itself, but a test should not depend on that.
 # Uses ports GRPC_PORT..GRPC_PORT+11 (layout in milvus_config.py); /healthz on GRPC_PORT+10.
 # Writes STATE_DIR/NAME/milvus.pid (stop.sh STATE_DIR stops it); logs in STATE_DIR/NAME/logs/.
 # Waits at most $MILVUS_START_TIMEOUT s (default 180) for /healthz and a gRPC get_server_version.
@@ -48,11 +49,11 @@ while :; do
   kill -0 "$PID" 2>/dev/null || died "died during startup"
   # /healthz says OK a moment before the proxy serves gRPC, so also ask for the version over gRPC.
   if curl -sf --max-time 2 "http://127.0.0.1:$HPORT/healthz" 2>/dev/null | grep -q OK &&
-     "$PY" - "$PORT" 2>/dev/null <<'PYEOF'
+     timeout 20 "$PY" - "$PORT" 2>/dev/null <<'PYEOF'
 import sys
 from pymilvus import connections, utility
 connections.connect(host="127.0.0.1", port=sys.argv[1], timeout=5)
-utility.get_server_version()
+utility.get_server_version(timeout=5)
 PYEOF
   then break; fi
   [ "$(date +%s)" -lt "$deadline" ] || died "not ready after ${TIMEOUT}s"

@@ -50,7 +50,7 @@ mkdir -p "$STATE/local"
   printf '[remotes.local]\ntype = "fs"\nroot = "%s"\n' "$STATE/local"
 } > "$OUT"
 if [ "$MILVUS" = 1 ]; then
-  # Both in parallel: each takes ~20-60 s to come up, mostly waiting on itself.
+  # Both in parallel: each takes ~5 s to serve gRPC here, mostly its own start-up, not CPU.
   "$HERE/milvus.sh" milvus-a "$MA_PORT" "127.0.0.1:$BASE" milvus-a files mbxaccess mbxsecret "$STATE" &
   m1=$!
   "$HERE/milvus.sh" milvus-b "$MB_PORT" "127.0.0.1:$((BASE + 1))" milvus-b files mbxaccess mbxsecret "$STATE" &
