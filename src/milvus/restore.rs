@@ -120,12 +120,13 @@ pub async fn restore_backup(
             &cancel,
         )
         .await
-        .map_err(|e| match e {
-            MilvusError::Interrupted => e,
-            other => MilvusError::Data(format!(
-                "restoring '{}' into '{target}': {other}",
-                coll.collection_name
-            )),
+        .map_err(|e| {
+            let context = format!("restoring '{}' into '{target}'", coll.collection_name);
+            match e {
+                MilvusError::Interrupted => e,
+                e if e.is_bad_input() => MilvusError::BadInput(format!("{context}: {e}")),
+                other => MilvusError::Data(format!("{context}: {other}")),
+            }
         })?;
         summary.collections.push(done);
     }

@@ -179,3 +179,34 @@ pub fn assert_exit(out: &Output, code: i32) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Runs `tests/servers/milvus_scenario.py` with the Milvus venv's python; returns its JSON report.
+pub fn milvus_scenario(args: &[&str]) -> serde_json::Value {
+    let python = std::env::var("MBX_TEST_MILVUS_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "MBX_TEST_MILVUS_PYTHON is not set: the Milvus tests need the two Milvus 2.3.5 servers that \
+             scripts/test.sh starts (MBX_TEST_MILVUS=1, the default). Run ./scripts/test.sh"
+        )
+    });
+    let out = Command::new(python)
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/servers/milvus_scenario.py"
+        ))
+        .args(args)
+        .output()
+        .expect("run milvus_scenario.py");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "milvus_scenario.py {args:?} failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().unwrap_or("")).expect("JSON report")
+}
+
+/// The gRPC address of test Milvus `a` or `b`.
+pub fn milvus_addr(which: &str) -> String {
+    let var = format!("MBX_TEST_MILVUS_{}", which.to_uppercase());
+    std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run ./scripts/test.sh"))
+}
