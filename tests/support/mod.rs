@@ -210,3 +210,32 @@ pub fn milvus_addr(which: &str) -> String {
     let var = format!("MBX_TEST_MILVUS_{}", which.to_uppercase());
     std::env::var(&var).unwrap_or_else(|_| panic!("{var} is not set: run ./scripts/test.sh"))
 }
+
+/// A remotes file: the test servers' plus `extra` TOML, written under `dir`.
+pub fn remotes_file_with(dir: &std::path::Path, extra: &str) -> PathBuf {
+    let text = std::fs::read_to_string(remotes_file()).expect("read remotes file");
+    let path = dir.join("remotes.toml");
+    std::fs::write(&path, format!("{text}\n{extra}\n")).expect("write remotes file");
+    path
+}
+
+/// Runs `mbx` with the remotes file `config`.
+pub fn mbx_with(config: &std::path::Path, state: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mbx"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("MBX_STATE_DIR", state)
+        .output()
+        .expect("run mbx")
+}
+
+/// The option `key` of remote `name` in the test remotes file.
+pub fn remote_option(name: &str, key: &str) -> String {
+    remote(name)
+        .config()
+        .options
+        .get(key)
+        .cloned()
+        .unwrap_or_default()
+}

@@ -1,0 +1,207 @@
+//! Restore beyond the happy path, on a real Milvus 2.3.5: a corrupt backup is refused before Milvus is
+//! touched; backups laid out as older milvus-backup releases wrote them (level meta files only, no
+//! `full_meta.json`, no manifest, `group_id` 0 with partition-level dirs) restore; and a backup kept in another
+//! bucket is staged into Milvus's own bucket and the staged copy removed.
+
+mod support;
+
+use support::*;
+
+async fn copy_key(r: &mbx::remote::Remote, from: &str, to: &str) {
+    let body = r
+        .op()
+        .read(from)
+        .await
+        .unwrap_or_else(|e| panic!("read {from}: {e}"));
+    r.op()
+        .write(to, body.to_vec())
+        .await
+        .unwrap_or_else(|e| panic!("write {to}: {e}"));
+}
+
+/// Rewrites backup `name` on `r` as a pre-v0.4.4 milvus-backup backup named `old`: no group dirs, group_id 0,
+/// the four level files only.
+async fn make_old_layout(r: &mbx::remote::Remote, name: &str, old: &str) {
+    use mbx::milvus::meta;
+    let src = format!("backup/{name}");
+    let dst = format!("backup/{old}");
+    for (rel, _) in read_tree(r, &src).await {
+        let parts: Vec<&str> = rel.split('/').collect();
+        let new_rel = match parts.as_slice() {
+            ["binlogs", "insert_log", c, p, _g, s, f, l] => {
+                format!("binlogs/insert_log/{c}/{p}/{s}/{f}/{l}")
+            }
+            ["binlogs", "delta_log", c, p, _g, s, l] => {
+                format!("binlogs/delta_log/{c}/{p}/{s}/{l}")
+            }
+            ["meta", "segment_meta.json"] => {
+                let body = r.op().read(&format!("{src}/{rel}")).await.unwrap().to_vec();
+                let mut segs: meta::SegmentLevelBackupInfo =
+                    meta::from_go_json(&body, "segment_meta.json").unwrap();
+                for s in &mut segs.infos {
+                    s.group_id = 0;
+                }
+                r.op()
+                    .write(&format!("{dst}/{rel}"), meta::to_go_json(&segs).unwrap())
+                    .await
+                    .unwrap();
+                continue;
+            }
+            ["meta", "full_meta.json"] => continue,
+            ["meta", _] => rel.clone(),
+            _ => continue,
+        };
+        copy_key(r, &format!("{src}/{rel}"), &format!("{dst}/{new_rel}")).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corrupt_old_layout_and_cross_bucket_restores() {
+    let state = tempfile::tempdir().unwrap();
+    let coll = unique("rv").replace('-', "_");
+    let name = format!("{coll}_bk");
+    milvus_scenario(&["seed", "--addr", &milvus_addr("a"), "--collection", &coll]);
+    assert_exit(
+        &mbx(
+            state.path(),
+            &["create", "--remote", "milvus_a", "-c", &coll, "-n", &name],
+        ),
+        0,
+    );
+    let a = remote("milvus_a");
+
+    // 1. A corrupt binlog: restore names it and creates nothing.
+    let bad = format!("{name}_bad");
+    assert_exit(
+        &mbx(
+            state.path(),
+            &[
+                "transfer",
+                &format!("milvus_a:backup/{name}"),
+                &format!("milvus_a:backup/{bad}"),
+            ],
+        ),
+        0,
+    );
+    let victim = read_tree(&a, &format!("backup/{bad}"))
+        .await
+        .into_iter()
+        .find(|(k, v)| k.starts_with("binlogs/insert_log/") && v.len() > 100)
+        .unwrap();
+    let mut body = victim.1.clone();
+    body[50] ^= 1;
+    a.op()
+        .write(&format!("backup/{bad}/{}", victim.0), body)
+        .await
+        .unwrap();
+    let out = mbx(
+        state.path(),
+        &[
+            "restore", "--remote", "milvus_a", "-n", &bad, "--suffix", "_bad",
+        ],
+    );
+    assert_exit(&out, 1);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&victim.0) && err.contains("nothing was restored"),
+        "{err}"
+    );
+    let out = mbx(
+        state.path(),
+        &[
+            "restore",
+            "--remote",
+            "milvus_a",
+            "-n",
+            &bad,
+            "--suffix",
+            "_bad",
+            "--meta-only",
+        ],
+    );
+    assert_exit(&out, 0); // the collection did not exist: nothing had been created by the refused run
+
+    // 2. An old milvus-backup layout restores into the same Milvus.
+    let old = format!("{name}_old");
+    make_old_layout(&a, &name, &old).await;
+    let out = mbx(
+        state.path(),
+        &[
+            "--json", "restore", "--remote", "milvus_a", "-n", &old, "--suffix", "_old",
+        ],
+    );
+    assert_exit(&out, 0);
+    let report = milvus_scenario(&[
+        "compare",
+        "--a",
+        &milvus_addr("a"),
+        "--a-collection",
+        &coll,
+        "--b",
+        &milvus_addr("a"),
+        "--b-collection",
+        &format!("{coll}_old"),
+    ]);
+    assert_eq!(report["ok"], true, "{report}");
+
+    // 3. The backup in another bucket than Milvus B's: staged into B's bucket, then removed.
+    let extra = format!(
+        "[remotes.b_elsewhere]\ntype = \"minio\"\nendpoint = \"{}\"\nbucket = \"mbx\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n\
+         [remotes.b_elsewhere.milvus]\naddress = \"{}\"\nstorage_remote = \"milvus_b\"\nbackup_root = \"elsewhere\"\n",
+        remote_option("milvus_b", "endpoint"),
+        remote_option("milvus_b", "access_key_id"),
+        remote_option("milvus_b", "secret_access_key"),
+        milvus_addr("b"),
+    );
+    let config = remotes_file_with(state.path(), &extra);
+    assert_exit(
+        &mbx_with(
+            &config,
+            state.path(),
+            &[
+                "transfer",
+                &format!("milvus_a:backup/{name}"),
+                "b_elsewhere:elsewhere/",
+            ],
+        ),
+        0,
+    );
+    let out = mbx_with(
+        &config,
+        state.path(),
+        &[
+            "--json",
+            "restore",
+            "--remote",
+            "b_elsewhere",
+            "-n",
+            &name,
+            "--suffix",
+            "_x",
+        ],
+    );
+    assert_exit(&out, 0);
+    let report = milvus_scenario(&[
+        "compare",
+        "--a",
+        &milvus_addr("a"),
+        "--a-collection",
+        &coll,
+        "--b",
+        &milvus_addr("b"),
+        "--b-collection",
+        &format!("{coll}_x"),
+    ]);
+    assert_eq!(report["ok"], true, "{report}");
+    let b = remote("milvus_b");
+    let staged: Vec<String> = b
+        .op()
+        .list("")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.path().to_string())
+        .filter(|p| p.starts_with("mbx-restore-"))
+        .collect();
+    assert!(staged.is_empty(), "staged copy left behind: {staged:?}");
+}
