@@ -308,25 +308,28 @@ async fn restore_collection(
                 })
                 .map(|s| s.num_of_rows)
                 .sum();
-            let rows = import_one(
-                site,
-                client,
+            let job = ImportJob {
                 target,
-                &p.partition_name,
-                &d,
-                &stage,
-                expected,
-                options,
-            )
-            .await?;
-            progress.note(&format!(
-                "imported {} rows into {target}/{} from {}",
-                rows, p.partition_name, d.insert_dir
-            ));
+                partition: &p.partition_name,
+                dirs: &d,
+                expected_rows: expected,
+            };
+            // A job an interrupted run started (and recorded) is waited for, not submitted again.
+            let rows = match journal.started(target, &d.insert_dir) {
+                Some(tasks) => match wait_tasks(client, &job, tasks, options).await {
+                    Ok(rows) => rows,
+                    Err(_) => run_import(site, client, &job, &stage, journal, options).await?,
+                },
+                None => run_import(site, client, &job, &stage, journal, options).await?,
+            };
             journal.record(&JournalLine::Imported {
                 collection: target.to_string(),
                 dir: d.insert_dir.clone(),
             });
+            progress.note(&format!(
+                "imported {rows} rows into {target}/{} from {}",
+                p.partition_name, d.insert_dir
+            ));
             out.imported += 1;
             out.rows += rows;
         }
@@ -571,19 +574,26 @@ async fn stage_binlogs(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn import_one(
+/// One import job: a segment dir (or a partition's, in old backups) into a partition.
+struct ImportJob<'a> {
+    target: &'a str,
+    partition: &'a str,
+    dirs: &'a ImportDirs,
+    expected_rows: i64,
+}
+
+/// Submits the import, records its task ids before waiting (so a killed run's job is waited for on resume,
+/// not imported twice), and waits for it.
+async fn run_import(
     site: &BackupSite,
     client: &mut MilvusClient,
-    target: &str,
-    partition: &str,
-    dirs: &ImportDirs,
+    job: &ImportJob<'_>,
     stage: &Stage,
-    expected_rows: i64,
+    journal: &RestoreJournal,
     options: &RestoreOptions,
 ) -> Result<i64, MilvusError> {
-    let insert = stage.import_path(&dirs.insert_dir);
-    let delta_key = stage.import_path(&dirs.delta_dir);
+    let insert = stage.import_path(&job.dirs.insert_dir);
+    let delta_key = stage.import_path(&job.dirs.delta_dir);
     // Milvus reads `bucket/<key>`; the storage remote's root is part of that key, so strip it to list.
     let bucket = site.bucket_prefix();
     let delta_rel = delta_key
@@ -591,15 +601,12 @@ async fn import_one(
         .unwrap_or(&delta_key)
         .to_string();
     let has_delta = !list_tree(&site.storage, &delta_rel).await?.is_empty();
-    let files = vec![
-        insert.clone(),
-        if has_delta { delta_key } else { String::new() },
-    ];
+    let files = vec![insert, if has_delta { delta_key } else { String::new() }];
     let r = client
         .stub
         .import(pb::ImportRequest {
-            collection_name: target.into(),
-            partition_name: partition.into(),
+            collection_name: job.target.into(),
+            partition_name: job.partition.into(),
             files: files.clone(),
             options: vec![KeyValuePair {
                 key: "backup".into(),
@@ -610,29 +617,51 @@ async fn import_one(
         .await
         .map_err(|e| client.rpc("Import", e))?
         .into_inner();
-    check(r.status.as_ref(), "Import")
-        .map_err(|e| MilvusError::Data(format!("partition '{partition}', files {files:?}: {e}")))?;
+    check(r.status.as_ref(), "Import").map_err(|e| {
+        MilvusError::Data(format!(
+            "partition '{}', files {files:?}: {e}",
+            job.partition
+        ))
+    })?;
+    journal.record(&JournalLine::Started {
+        collection: job.target.to_string(),
+        dir: job.dirs.insert_dir.clone(),
+        tasks: r.tasks.clone(),
+    });
+    wait_tasks(client, job, r.tasks, options).await
+}
+
+/// Waits for an import's tasks and checks the rows they report.
+async fn wait_tasks(
+    client: &mut MilvusClient,
+    job: &ImportJob<'_>,
+    tasks: Vec<i64>,
+    options: &RestoreOptions,
+) -> Result<i64, MilvusError> {
     let mut rows = 0;
-    for task in r.tasks {
+    for task in tasks {
         rows += wait_import(client, task, options.import_timeout)
             .await
             .map_err(|e| {
                 MilvusError::Data(format!(
-                    "partition '{partition}', segment dir {}: {e}",
-                    dirs.insert_dir
+                    "partition '{}', segment dir {}: {e}",
+                    job.partition, job.dirs.insert_dir
                 ))
             })?;
     }
+    let dir = &job.dirs.insert_dir;
     // Milvus 2.3 says "completed" with 0 rows for a path it cannot see.
-    if expected_rows > 0 && rows == 0 {
+    if job.expected_rows > 0 && rows == 0 {
         return Err(MilvusError::Data(format!(
-            "Milvus imported 0 rows from {insert} (expected up to {expected_rows}): it cannot see that path in its bucket; \
-             is the remote's bucket Milvus's own bucket (or set milvus.storage_remote)?"
+            "Milvus imported 0 rows from {dir} (expected up to {}): it cannot see that path in its bucket; \
+             is the remote's bucket Milvus's own bucket (or set milvus.storage_remote)?",
+            job.expected_rows
         )));
     }
-    if rows > expected_rows {
+    if rows > job.expected_rows {
         return Err(MilvusError::Data(format!(
-            "Milvus imported {rows} rows from {insert}, more than the {expected_rows} backed up"
+            "Milvus imported {rows} rows from {dir}, more than the {} backed up",
+            job.expected_rows
         )));
     }
     Ok(rows)
@@ -683,8 +712,18 @@ async fn wait_import(
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 enum JournalLine {
-    Created { collection: String },
-    Imported { collection: String, dir: String },
+    Created {
+        collection: String,
+    },
+    Started {
+        collection: String,
+        dir: String,
+        tasks: Vec<i64>,
+    },
+    Imported {
+        collection: String,
+        dir: String,
+    },
 }
 
 /// What earlier runs of the same restore finished: collections created, import dirs imported.
@@ -693,6 +732,7 @@ struct RestoreJournal {
     file: std::sync::Mutex<std::fs::File>,
     created: HashSet<String>,
     imported: HashSet<(String, String)>,
+    started: std::collections::HashMap<(String, String), Vec<i64>>,
 }
 
 impl RestoreJournal {
@@ -704,6 +744,7 @@ impl RestoreJournal {
             &blake3::hash(identity.as_bytes()).to_hex()[..24]
         ));
         let (mut created, mut imported) = (HashSet::new(), HashSet::new());
+        let mut started = std::collections::HashMap::new();
         if let Ok(f) = std::fs::File::open(&path) {
             for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
                 match serde_json::from_str(&line) {
@@ -712,6 +753,13 @@ impl RestoreJournal {
                     }
                     Ok(JournalLine::Imported { collection, dir }) => {
                         imported.insert((collection, dir));
+                    }
+                    Ok(JournalLine::Started {
+                        collection,
+                        dir,
+                        tasks,
+                    }) => {
+                        started.insert((collection, dir), tasks);
                     }
                     Err(_) => {}
                 }
@@ -726,6 +774,7 @@ impl RestoreJournal {
             file: std::sync::Mutex::new(file),
             created,
             imported,
+            started,
         })
     }
 
@@ -736,6 +785,13 @@ impl RestoreJournal {
     fn imported(&self, collection: &str, dir: &str) -> bool {
         self.imported
             .contains(&(collection.to_string(), dir.to_string()))
+    }
+
+    /// The task ids of an import an earlier run submitted for `dir` but did not see finish.
+    fn started(&self, collection: &str, dir: &str) -> Option<Vec<i64>> {
+        self.started
+            .get(&(collection.to_string(), dir.to_string()))
+            .cloned()
     }
 
     fn record(&self, line: &JournalLine) {
