@@ -70,6 +70,34 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
     );
     let a = remote("milvus_a");
 
+    // milvus-backup's own backup.yaml works in place of a remote.
+    let (host, port) = milvus_addr("a")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .unwrap();
+    let s3 = remote_option("milvus_a", "endpoint");
+    let (s3_host, s3_port) = s3
+        .trim_start_matches("http://")
+        .rsplit_once(':')
+        .map(|(h, p)| (h.to_string(), p.to_string()))
+        .unwrap();
+    let yaml = state.path().join("backup.yaml");
+    std::fs::write(
+        &yaml,
+        format!(
+            "milvus:\n  address: {host}\n  port: {port}\n  user: \"\"\n  password: \"\"\nminio:\n  storageType: \"minio\"\n  address: {s3_host}\n  port: {s3_port}\n  accessKeyID: {}\n  secretAccessKey: {}\n  useSSL: false\n  bucketName: \"milvus-a\"\n  rootPath: \"files\"\n  backupBucketName: \"milvus-a\"\n  backupRootPath: \"backup\"\n",
+            remote_option("milvus_a", "access_key_id"),
+            remote_option("milvus_a", "secret_access_key"),
+        ),
+    )
+    .unwrap();
+    let out = mbx(
+        state.path(),
+        &["list", "--backup-yaml", yaml.to_str().unwrap()],
+    );
+    assert_exit(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&name));
+
     // 1. A corrupt binlog: restore names it and creates nothing.
     let bad = format!("{name}_bad");
     assert_exit(

@@ -107,6 +107,7 @@ pub async fn restore_backup(
     })?;
     let mut summary = RestoreSummary::default();
     for (coll, target) in plan {
+        ensure_database(site, db_of(coll)).await?;
         let mut client = MilvusClient::connect(&site.milvus, db_of(coll)).await?;
         let done = restore_collection(
             site,
@@ -345,6 +346,35 @@ async fn restore_collection(
             })?;
     }
     Ok(out)
+}
+
+/// Creates the backed-up database on the target when it is missing (its properties are not restored, as in
+/// milvus-backup).
+async fn ensure_database(site: &BackupSite, db: &str) -> Result<(), MilvusError> {
+    if db == "default" {
+        return Ok(());
+    }
+    let mut client = MilvusClient::connect(&site.milvus, "default").await?;
+    let r = client
+        .stub
+        .list_databases(pb::ListDatabasesRequest::default())
+        .await
+        .map_err(|e| client.rpc("ListDatabases", e))?
+        .into_inner();
+    check(r.status.as_ref(), "ListDatabases")?;
+    if r.db_names.iter().any(|d| d == db) {
+        return Ok(());
+    }
+    let s = client
+        .stub
+        .create_database(pb::CreateDatabaseRequest {
+            db_name: db.into(),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| client.rpc("CreateDatabase", e))?
+        .into_inner();
+    check(Some(&s), "CreateDatabase")
 }
 
 async fn has_collection(client: &mut MilvusClient, name: &str) -> Result<bool, MilvusError> {
