@@ -12,6 +12,7 @@ if [ ! -x "$BIN" ]; then
   mkdir -p "$DIR"
   npm install --prefix "$DIR" --no-audit --no-fund --loglevel=error "azurite@$VER" >&2
 fi
+[ "${MBX_INSTALL_ONLY:-0}" = 1 ] && exit 0   # CI installs everything while it compiles
 check_port_free "$PORT"
 mkdir -p "$DATA"; DATA=$(cd "$DATA" && pwd)
 PIDF=$DATA/azurite.pid

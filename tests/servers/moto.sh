@@ -11,6 +11,7 @@ if [ ! -x "$VENV/bin/moto_server" ]; then
   python3 -m venv "$VENV"
   "$VENV/bin/pip" install -q --disable-pip-version-check 'moto[s3]==5.2.5' flask flask-cors >&2
 fi
+[ "${MBX_INSTALL_ONLY:-0}" = 1 ] && exit 0   # CI installs everything while it compiles
 check_port_free "$PORT"
 mkdir -p "$DATA"; DATA=$(cd "$DATA" && pwd)
 PIDF=$DATA/moto.pid

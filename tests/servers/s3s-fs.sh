@@ -13,6 +13,7 @@ BIN=$ROOT/bin/s3s-fs
 if [ ! -x "$BIN" ]; then
   cargo install s3s-fs --version "$VER" --features binary --locked --root "$ROOT" >&2
 fi
+[ "${MBX_INSTALL_ONLY:-0}" = 1 ] && exit 0   # CI installs everything while it compiles
 check_port_free "$PORT"
 mkdir -p "$DATA/root"; DATA=$(cd "$DATA" && pwd)
 for b in "${BUCKETS[@]}"; do mkdir -p "$DATA/root/$b"; done
