@@ -3,7 +3,7 @@
 # same run on the same data (this machine is shared and noisy: compare the ratios, not the absolute numbers).
 #
 # usage: benches/transfer.sh [DATASET] [ROUNDS]
-#   DATASET  mixed (default): a Milvus-like backup, ~3 GiB: 12 objects of 64-256 MiB and 3000 of 1-512 KiB,
+#   DATASET  mixed (default): a Milvus-like backup, ~3.5 GiB: 20 objects of 64-256 MiB and 3000 of 1-512 KiB,
 #            laid out as backup/my_backup/binlogs/insert_log/C/P/S/S/F/L plus meta/*.json
 #            big:   4 objects of 1 GiB
 #            small: ~1 GiB in ~5000 objects of 1 KiB to 1 MiB
@@ -14,6 +14,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATASET=${1:-mixed}; ROUNDS=${2:-1}
 WORK=${MBX_BENCH_DIR:-/tmp/mbx-bench}
 BASE=${MBX_BENCH_PORT_BASE:-19400}
+# rclone's S3 SDK fails on this machine's AWS_CA_BUNDLE (a custom CA for HTTPS); everything here is plain HTTP.
+unset AWS_CA_BUNDLE
 command -v rclone >/dev/null || { echo "rclone missing: apt-get install rclone" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
 cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
@@ -60,7 +62,7 @@ if kind == "big":
 elif kind == "small":
     for i in range(5000): put(f"{b}{i%7}/{i%11}/{i%13}/{i}", rnd.randint(1 << 10, 1 << 20) // 2 * 2 if i % 2 else rnd.randint(1 << 10, 300 << 10))
 else:
-    for i in range(12): put(f"{b}binlogs/insert_log/1/2/{10+i}/{10+i}/101/{i}", rnd.randint(64 << 20, 256 << 20))
+    for i in range(20): put(f"{b}binlogs/insert_log/1/2/{10+i}/{10+i}/101/{i}", rnd.randint(64 << 20, 256 << 20))
     for i in range(3000): put(f"{b}binlogs/insert_log/1/2/{100+i%40}/{100+i%40}/{i%5}/{i}", rnd.randint(1 << 10, 512 << 10))
     for m in ("backup_meta", "collection_meta", "partition_meta", "segment_meta", "full_meta"): put(f"{b}meta/{m}.json", 2000)
 PY
