@@ -9,6 +9,7 @@ use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 
 use super::MilvusError;
 use super::proto::common::Status;
+use super::proto::milvus as pb;
 use super::proto::milvus::milvus_service_client::MilvusServiceClient;
 use crate::config::MilvusSettings;
 
@@ -98,25 +99,80 @@ impl MilvusClient {
     }
 
     /// The server's version string, e.g. `v2.3.5`.
-    pub async fn version(&mut self) -> Result<String, MilvusError> {
+    pub async fn version(&self) -> Result<String, MilvusError> {
         let r = self
-            .stub
-            .get_version(super::proto::milvus::GetVersionRequest {})
-            .await
-            .map_err(|e| self.rpc("GetVersion", e))?
-            .into_inner();
-        check(r.status.as_ref(), "GetVersion")?;
+            .call("GetVersion", |mut s| async move {
+                s.get_version(pb::GetVersionRequest {}).await
+            })
+            .await?;
         Ok(r.version)
     }
 
-    /// Turns a transport error into a [`MilvusError`] naming the call.
-    pub(crate) fn rpc(&self, call: &str, e: tonic::Status) -> MilvusError {
-        MilvusError::Rpc {
-            call: call.to_string(),
-            message: format!("{} ({}): {}", self.address, e.code(), e.message()),
-        }
+    /// Runs one call on a clone of the stub (cheap: it shares the channel) and checks Milvus's status.
+    pub(crate) async fn call<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
+    where
+        T: WithStatus,
+        F: FnOnce(Stub) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let r = self.call_raw(name, f).await?;
+        check(r.status(), name)?;
+        Ok(r)
+    }
+
+    /// Runs one call, leaving the status to the caller (for calls whose errors mean something else).
+    pub(crate) async fn call_raw<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
+    where
+        F: FnOnce(Stub) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        f(self.stub.clone())
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|e| MilvusError::Rpc {
+                call: name.to_string(),
+                message: format!("{} ({}): {}", self.address, e.code(), e.message()),
+            })
     }
 }
+
+/// A Milvus response that carries a status.
+pub(crate) trait WithStatus {
+    /// The status, if the response has one.
+    fn status(&self) -> Option<&Status>;
+}
+
+impl WithStatus for Status {
+    fn status(&self) -> Option<&Status> {
+        Some(self)
+    }
+}
+
+macro_rules! with_status {
+    ($($t:ident),* $(,)?) => {
+        $(impl WithStatus for pb::$t {
+            fn status(&self) -> Option<&Status> {
+                self.status.as_ref()
+            }
+        })*
+    };
+}
+
+with_status!(
+    GetVersionResponse,
+    ShowCollectionsResponse,
+    DescribeCollectionResponse,
+    ShowPartitionsResponse,
+    GetPersistentSegmentInfoResponse,
+    DescribeIndexResponse,
+    GetLoadingProgressResponse,
+    FlushResponse,
+    GetFlushStateResponse,
+    ListDatabasesResponse,
+    BoolResponse,
+    ImportResponse,
+    GetImportStateResponse,
+);
 
 /// Checks a Milvus status: success only when both the old `error_code` and the new `code` are 0.
 #[allow(deprecated)]

@@ -76,10 +76,10 @@ pub async fn create_backup(
             site.backups.name()
         )));
     }
-    let mut client = MilvusClient::connect(&site.milvus, &options.database).await?;
+    let client = MilvusClient::connect(&site.milvus, &options.database).await?;
     let version = client.version().await?;
     let names = if options.collections.is_empty() {
-        show_collections(&mut client).await?
+        show_collections(&client).await?
     } else {
         options.collections.clone()
     };
@@ -98,8 +98,7 @@ pub async fn create_backup(
     let mut objects = Vec::new();
     for coll in &names {
         progress.note(&format!("collection {coll}: describe, flush"));
-        let (c, segs) =
-            describe_and_flush(&mut client, site, coll, &options, &dir, &info.id).await?;
+        let (c, segs) = describe_and_flush(&client, site, coll, &options, &dir, &info.id).await?;
         objects.extend(segs);
         info.collection_backups.push(c);
     }
@@ -190,21 +189,20 @@ fn backup_id(name: &str) -> String {
     )
 }
 
-async fn show_collections(client: &mut MilvusClient) -> Result<Vec<String>, MilvusError> {
+async fn show_collections(client: &MilvusClient) -> Result<Vec<String>, MilvusError> {
     let r = client
-        .stub
-        .show_collections(pb::ShowCollectionsRequest::default())
-        .await
-        .map_err(|e| client.rpc("ShowCollections", e))?
-        .into_inner();
-    check(r.status.as_ref(), "ShowCollections")?;
+        .call("ShowCollections", |mut s| async move {
+            s.show_collections(pb::ShowCollectionsRequest::default())
+                .await
+        })
+        .await?;
     Ok(r.collection_names)
 }
 
 /// Describes a collection, flushes it, and lists its segments' binlogs: the collection's meta, and the
 /// objects to copy.
 async fn describe_and_flush(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     site: &BackupSite,
     coll: &str,
     options: &CreateOptions,
@@ -212,14 +210,14 @@ async fn describe_and_flush(
     id: &str,
 ) -> Result<(CollectionBackupInfo, Vec<SourceObject>), MilvusError> {
     let d = client
-        .stub
-        .describe_collection(pb::DescribeCollectionRequest {
-            collection_name: coll.into(),
-            ..Default::default()
+        .call_raw("DescribeCollection", |mut s| async move {
+            s.describe_collection(pb::DescribeCollectionRequest {
+                collection_name: coll.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("DescribeCollection", e))?
-        .into_inner();
+        .await?;
     check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
         MilvusError::BadInput(format!(
             "collection '{coll}' in database '{}': {e}",
@@ -230,15 +228,14 @@ async fn describe_and_flush(
     let indexes = describe_indexes(client, coll).await?;
     let load_state = load_state(client, coll).await?;
     let parts = client
-        .stub
-        .show_partitions(pb::ShowPartitionsRequest {
-            collection_name: coll.into(),
-            ..Default::default()
+        .call("ShowPartitions", |mut s| async move {
+            s.show_partitions(pb::ShowPartitionsRequest {
+                collection_name: coll.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("ShowPartitions", e))?
-        .into_inner();
-    check(parts.status.as_ref(), "ShowPartitions")?;
+        .await?;
     if parts.partition_names.len() != parts.partition_i_ds.len() {
         return Err(MilvusError::Data(format!(
             "ShowPartitions of '{coll}' returned names and ids of different lengths"
@@ -246,15 +243,14 @@ async fn describe_and_flush(
     }
     let seal_time = flush(client, coll, options.flush_timeout).await?;
     let segs = client
-        .stub
-        .get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest {
-            collection_name: coll.into(),
-            ..Default::default()
+        .call("GetPersistentSegmentInfo", |mut s| async move {
+            s.get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest {
+                collection_name: coll.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("GetPersistentSegmentInfo", e))?
-        .into_inner();
-    check(segs.status.as_ref(), "GetPersistentSegmentInfo")?;
+        .await?;
     const FLUSHED: i32 = super::proto::common::SegmentState::Flushed as i32;
     let mut partitions: BTreeMap<i64, PartitionBackupInfo> = parts
         .partition_i_ds
@@ -315,18 +311,18 @@ async fn describe_and_flush(
 }
 
 async fn describe_indexes(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     coll: &str,
 ) -> Result<Vec<meta::IndexInfo>, MilvusError> {
     let r = client
-        .stub
-        .describe_index(pb::DescribeIndexRequest {
-            collection_name: coll.into(),
-            ..Default::default()
+        .call_raw("DescribeIndex", |mut s| async move {
+            s.describe_index(pb::DescribeIndexRequest {
+                collection_name: coll.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("DescribeIndex", e))?
-        .into_inner();
+        .await?;
     // IndexNotExist (25) or an "index not found" reason: the collection simply has no index.
     #[allow(deprecated)]
     if let Some(s) = &r.status
@@ -357,16 +353,16 @@ async fn describe_indexes(
         .collect())
 }
 
-async fn load_state(client: &mut MilvusClient, coll: &str) -> Result<String, MilvusError> {
+async fn load_state(client: &MilvusClient, coll: &str) -> Result<String, MilvusError> {
     let r = client
-        .stub
-        .get_loading_progress(pb::GetLoadingProgressRequest {
-            collection_name: coll.into(),
-            ..Default::default()
+        .call_raw("GetLoadingProgress", |mut s| async move {
+            s.get_loading_progress(pb::GetLoadingProgressRequest {
+                collection_name: coll.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("GetLoadingProgress", e))?
-        .into_inner();
+        .await?;
     // A collection that is not loaded answers with an error status: that is "NotLoad", not a failure.
     if check(r.status.as_ref(), "GetLoadingProgress").is_err() {
         return Ok("NotLoad".into());
@@ -380,21 +376,16 @@ async fn load_state(client: &mut MilvusClient, coll: &str) -> Result<String, Mil
 }
 
 /// Flushes one collection and waits (bounded) until its segments are persisted; returns the seal time.
-async fn flush(
-    client: &mut MilvusClient,
-    coll: &str,
-    timeout: Duration,
-) -> Result<i64, MilvusError> {
+async fn flush(client: &MilvusClient, coll: &str, timeout: Duration) -> Result<i64, MilvusError> {
     let r = client
-        .stub
-        .flush(pb::FlushRequest {
-            collection_names: vec![coll.into()],
-            ..Default::default()
+        .call("Flush", |mut s| async move {
+            s.flush(pb::FlushRequest {
+                collection_names: vec![coll.into()],
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("Flush", e))?
-        .into_inner();
-    check(r.status.as_ref(), "Flush")?;
+        .await?;
     let segment_i_ds = r
         .coll_seg_i_ds
         .get(coll)
@@ -403,18 +394,17 @@ async fn flush(
     let flush_ts = r.coll_flush_ts.get(coll).copied().unwrap_or(0);
     let deadline = Instant::now() + timeout;
     loop {
+        let req = pb::GetFlushStateRequest {
+            segment_i_ds: segment_i_ds.clone(),
+            flush_ts,
+            collection_name: coll.into(),
+            ..Default::default()
+        };
         let s = client
-            .stub
-            .get_flush_state(pb::GetFlushStateRequest {
-                segment_i_ds: segment_i_ds.clone(),
-                flush_ts,
-                collection_name: coll.into(),
-                ..Default::default()
+            .call("GetFlushState", |mut s| async move {
+                s.get_flush_state(req).await
             })
-            .await
-            .map_err(|e| client.rpc("GetFlushState", e))?
-            .into_inner();
-        check(s.status.as_ref(), "GetFlushState")?;
+            .await?;
         if s.flushed {
             return Ok(r.coll_seal_times.get(coll).copied().unwrap_or(0));
         }

@@ -108,17 +108,9 @@ pub async fn restore_backup(
     let mut summary = RestoreSummary::default();
     for (coll, target) in plan {
         ensure_database(site, db_of(coll)).await?;
-        let mut client = MilvusClient::connect(&site.milvus, db_of(coll)).await?;
+        let client = MilvusClient::connect(&site.milvus, db_of(coll)).await?;
         let done = restore_collection(
-            site,
-            &mut client,
-            &dir,
-            coll,
-            &target,
-            &options,
-            &journal,
-            &progress,
-            &cancel,
+            site, &client, &dir, coll, &target, &options, &journal, &progress, &cancel,
         )
         .await
         .map_err(|e| {
@@ -241,7 +233,7 @@ async fn verify_backup(
 #[allow(clippy::too_many_arguments)]
 async fn restore_collection(
     site: &BackupSite,
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     dir: &str,
     coll: &CollectionBackupInfo,
     target: &str,
@@ -264,16 +256,15 @@ async fn restore_collection(
                 site.milvus.address
             )));
         }
-        let r = client
-            .stub
-            .drop_collection(pb::DropCollectionRequest {
-                collection_name: target.into(),
-                ..Default::default()
+        client
+            .call("DropCollection", |mut s| async move {
+                s.drop_collection(pb::DropCollectionRequest {
+                    collection_name: target.into(),
+                    ..Default::default()
+                })
+                .await
             })
-            .await
-            .map_err(|e| client.rpc("DropCollection", e))?
-            .into_inner();
-        check(Some(&r), "DropCollection")?;
+            .await?;
     }
     if !resuming {
         create_collection(client, coll, target).await?;
@@ -354,45 +345,42 @@ async fn ensure_database(site: &BackupSite, db: &str) -> Result<(), MilvusError>
     if db == "default" {
         return Ok(());
     }
-    let mut client = MilvusClient::connect(&site.milvus, "default").await?;
+    let client = MilvusClient::connect(&site.milvus, "default").await?;
     let r = client
-        .stub
-        .list_databases(pb::ListDatabasesRequest::default())
-        .await
-        .map_err(|e| client.rpc("ListDatabases", e))?
-        .into_inner();
-    check(r.status.as_ref(), "ListDatabases")?;
+        .call("ListDatabases", |mut s| async move {
+            s.list_databases(pb::ListDatabasesRequest::default()).await
+        })
+        .await?;
     if r.db_names.iter().any(|d| d == db) {
         return Ok(());
     }
     let s = client
-        .stub
-        .create_database(pb::CreateDatabaseRequest {
-            db_name: db.into(),
-            ..Default::default()
+        .call_raw("CreateDatabase", |mut s| async move {
+            s.create_database(pb::CreateDatabaseRequest {
+                db_name: db.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("CreateDatabase", e))?
-        .into_inner();
+        .await?;
     check(Some(&s), "CreateDatabase")
 }
 
-async fn has_collection(client: &mut MilvusClient, name: &str) -> Result<bool, MilvusError> {
+async fn has_collection(client: &MilvusClient, name: &str) -> Result<bool, MilvusError> {
     let r = client
-        .stub
-        .has_collection(pb::HasCollectionRequest {
-            collection_name: name.into(),
-            ..Default::default()
+        .call("HasCollection", |mut s| async move {
+            s.has_collection(pb::HasCollectionRequest {
+                collection_name: name.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("HasCollection", e))?
-        .into_inner();
-    check(r.status.as_ref(), "HasCollection")?;
+        .await?;
     Ok(r.value)
 }
 
 async fn create_collection(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     coll: &CollectionBackupInfo,
     target: &str,
 ) -> Result<(), MilvusError> {
@@ -408,30 +396,28 @@ async fn create_collection(
         .iter()
         .map(|f| (f.field_id, f.name.clone()))
         .collect();
-    let r = client
-        .stub
-        .create_collection(pb::CreateCollectionRequest {
-            collection_name: target.into(),
-            schema: schema.encode_to_vec(),
-            shards_num: coll.shards_num.max(1),
-            consistency_level: coll.consistency_level.0,
-            ..Default::default()
+    client
+        .call("CreateCollection", |mut s| async move {
+            s.create_collection(pb::CreateCollectionRequest {
+                collection_name: target.into(),
+                schema: schema.encode_to_vec(),
+                shards_num: coll.shards_num.max(1),
+                consistency_level: coll.consistency_level.0,
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("CreateCollection", e))?
-        .into_inner();
-    check(Some(&r), "CreateCollection")?;
+        .await?;
     // Binlogs name their fields by id: the new collection must have the same ids, or the import is garbage.
     let d = client
-        .stub
-        .describe_collection(pb::DescribeCollectionRequest {
-            collection_name: target.into(),
-            ..Default::default()
+        .call("DescribeCollection", |mut s| async move {
+            s.describe_collection(pb::DescribeCollectionRequest {
+                collection_name: target.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("DescribeCollection", e))?
-        .into_inner();
-    check(d.status.as_ref(), "DescribeCollection")?;
+        .await?;
     let got: Vec<(i64, String)> = d
         .schema
         .map(|s| {
@@ -451,62 +437,61 @@ async fn create_collection(
 }
 
 async fn ensure_partition(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     coll: &str,
     partition: &str,
 ) -> Result<(), MilvusError> {
     let r = client
-        .stub
-        .has_partition(pb::HasPartitionRequest {
-            collection_name: coll.into(),
-            partition_name: partition.into(),
-            ..Default::default()
+        .call("HasPartition", |mut s| async move {
+            s.has_partition(pb::HasPartitionRequest {
+                collection_name: coll.into(),
+                partition_name: partition.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("HasPartition", e))?
-        .into_inner();
-    check(r.status.as_ref(), "HasPartition")?;
+        .await?;
     if r.value {
         return Ok(());
     }
     let s = client
-        .stub
-        .create_partition(pb::CreatePartitionRequest {
-            collection_name: coll.into(),
-            partition_name: partition.into(),
-            ..Default::default()
+        .call_raw("CreatePartition", |mut s| async move {
+            s.create_partition(pb::CreatePartitionRequest {
+                collection_name: coll.into(),
+                partition_name: partition.into(),
+                ..Default::default()
+            })
+            .await
         })
-        .await
-        .map_err(|e| client.rpc("CreatePartition", e))?
-        .into_inner();
+        .await?;
     check(Some(&s), "CreatePartition")
 }
 
 async fn create_indexes(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     coll: &CollectionBackupInfo,
     target: &str,
 ) -> Result<(), MilvusError> {
     for idx in &coll.index_infos {
         let s = client
-            .stub
-            .create_index(pb::CreateIndexRequest {
-                collection_name: target.into(),
-                field_name: idx.field_name.clone(),
-                index_name: idx.index_name.clone(),
-                extra_params: idx
-                    .params
-                    .iter()
-                    .map(|(k, v)| KeyValuePair {
-                        key: k.clone(),
-                        value: v.clone(),
-                    })
-                    .collect(),
-                ..Default::default()
+            .call_raw("CreateIndex", |mut s| async move {
+                s.create_index(pb::CreateIndexRequest {
+                    collection_name: target.into(),
+                    field_name: idx.field_name.clone(),
+                    index_name: idx.index_name.clone(),
+                    extra_params: idx
+                        .params
+                        .iter()
+                        .map(|(k, v)| KeyValuePair {
+                            key: k.clone(),
+                            value: v.clone(),
+                        })
+                        .collect(),
+                    ..Default::default()
+                })
+                .await
             })
-            .await
-            .map_err(|e| client.rpc("CreateIndex", e))?
-            .into_inner();
+            .await?;
         check(Some(&s), "CreateIndex").map_err(|e| {
             MilvusError::Data(format!(
                 "index '{}' on '{}': {e}",
@@ -616,7 +601,7 @@ struct ImportJob<'a> {
 /// not imported twice), and waits for it.
 async fn run_import(
     site: &BackupSite,
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     job: &ImportJob<'_>,
     stage: &Stage,
     journal: &RestoreJournal,
@@ -632,21 +617,19 @@ async fn run_import(
         .to_string();
     let has_delta = !list_tree(&site.storage, &delta_rel).await?.is_empty();
     let files = vec![insert, if has_delta { delta_key } else { String::new() }];
+    let req = pb::ImportRequest {
+        collection_name: job.target.into(),
+        partition_name: job.partition.into(),
+        files: files.clone(),
+        options: vec![KeyValuePair {
+            key: "backup".into(),
+            value: "true".into(),
+        }],
+        ..Default::default()
+    };
     let r = client
-        .stub
-        .import(pb::ImportRequest {
-            collection_name: job.target.into(),
-            partition_name: job.partition.into(),
-            files: files.clone(),
-            options: vec![KeyValuePair {
-                key: "backup".into(),
-                value: "true".into(),
-            }],
-            ..Default::default()
-        })
-        .await
-        .map_err(|e| client.rpc("Import", e))?
-        .into_inner();
+        .call_raw("Import", |mut s| async move { s.import(req).await })
+        .await?;
     check(r.status.as_ref(), "Import").map_err(|e| {
         MilvusError::Data(format!(
             "partition '{}', files {files:?}: {e}",
@@ -663,7 +646,7 @@ async fn run_import(
 
 /// Waits for an import's tasks and checks the rows they report.
 async fn wait_tasks(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     job: &ImportJob<'_>,
     tasks: Vec<i64>,
     options: &RestoreOptions,
@@ -698,7 +681,7 @@ async fn wait_tasks(
 }
 
 async fn wait_import(
-    client: &mut MilvusClient,
+    client: &MilvusClient,
     task: i64,
     timeout: Duration,
 ) -> Result<i64, MilvusError> {
@@ -709,12 +692,10 @@ async fn wait_import(
     let deadline = Instant::now() + timeout;
     loop {
         let s = client
-            .stub
-            .get_import_state(pb::GetImportStateRequest { task })
-            .await
-            .map_err(|e| client.rpc("GetImportState", e))?
-            .into_inner();
-        check(s.status.as_ref(), "GetImportState")?;
+            .call("GetImportState", |mut s| async move {
+                s.get_import_state(pb::GetImportStateRequest { task }).await
+            })
+            .await?;
         match s.state {
             COMPLETED => return Ok(s.row_count),
             FAILED | FAILED_AND_CLEANED => {
