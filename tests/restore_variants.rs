@@ -232,4 +232,18 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
         .filter(|p| p.starts_with("mbx-restore-"))
         .collect();
     assert!(staged.is_empty(), "staged copy left behind: {staged:?}");
+
+    // 4. An interrupted create (binlogs partly copied, no full_meta.json) resumes under the same name.
+    let tree = read_tree(&a, &format!("backup/{name}")).await;
+    let binlogs: Vec<&String> = tree.keys().filter(|k| k.starts_with("binlogs/")).collect();
+    for k in binlogs.iter().take(2) {
+        a.op().delete(&format!("backup/{name}/{k}")).await.unwrap();
+    }
+    a.op().delete(&format!("backup/{name}/meta/full_meta.json")).await.unwrap();
+    let out = mbx(state.path(), &["--json", "create", "--remote", "milvus_a", "-c", &coll, "-n", &name]);
+    assert_exit(&out, 0);
+    let s = summary(&out);
+    let copied = s["backup"]["copied"].as_u64().unwrap();
+    assert!(copied >= 2 && (copied as usize) < binlogs.len(), "resumed create copied {copied} of {}: {s}", binlogs.len());
+    assert_exit(&mbx(state.path(), &["verify", &format!("milvus_a:backup/{name}")]), 0);
 }

@@ -99,7 +99,8 @@ pub async fn list_backups(
                     .map(|c| c.collection_name.clone())
                     .collect(),
             },
-            Err(MilvusError::BadInput(_)) => BackupBrief {
+            // A half-written meta (an interrupted create) lists as incomplete instead of failing the list.
+            Err(MilvusError::BadInput(_) | MilvusError::Meta(_)) => BackupBrief {
                 name,
                 complete: false,
                 size: 0,

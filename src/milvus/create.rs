@@ -63,14 +63,7 @@ pub async fn create_backup(
         .unwrap_or_else(|| meta::default_backup_name(SystemTime::now()));
     meta::validate_backup_name(&name)?;
     let dir = site.backup_dir(&name);
-    let finished_key = meta::meta_key(&dir, meta::BACKUP_META_FILE);
-    if site
-        .backups
-        .op()
-        .exists(&finished_key)
-        .await
-        .map_err(|e| storage_err(&site.backups, "checking the backup", e))?
-    {
+    if backup_exists(site, &dir).await? {
         return Err(MilvusError::BadInput(format!(
             "backup '{name}' already exists at {}:{dir}; choose another --name or `mbx delete` it first",
             site.backups.name()
@@ -175,6 +168,24 @@ pub async fn create_backup(
         copied: summary.copied,
         seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// A finished backup has `full_meta.json` (written last); a backup without mbx's manifest but with
+/// `backup_meta.json` is another tool's (old milvus-backup releases wrote no full_meta) and is never touched.
+/// Anything else under the name is an interrupted `mbx create`, which a re-run resumes.
+async fn backup_exists(site: &BackupSite, dir: &str) -> Result<bool, MilvusError> {
+    let exists = |key: String| async move {
+        site.backups
+            .op()
+            .exists(&key)
+            .await
+            .map_err(|e| storage_err(&site.backups, &format!("checking {key}"), e))
+    };
+    if exists(meta::meta_key(dir, meta::FULL_META_FILE)).await? {
+        return Ok(true);
+    }
+    let ours = exists(format!("{dir}{}", transfer::MANIFEST_KEY)).await?;
+    Ok(!ours && exists(meta::meta_key(dir, meta::BACKUP_META_FILE)).await?)
 }
 
 fn backup_id(name: &str) -> String {
