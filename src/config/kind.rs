@@ -131,6 +131,11 @@ impl RemoteKind {
                 let root = options.get("root").cloned().unwrap_or_default();
                 let absolute = std::path::absolute(&root)
                     .map_err(|e| format!("key 'root': cannot resolve '{root}': {e}"))?;
+                // Write to a temporary file and rename it into place: a crash never leaves a half-written file
+                // under its final name, and an upload can be aborted. Same file system as the root, so the
+                // rename is atomic; `.mbx/` is mbx's own folder and never part of a tree.
+                let tmp = absolute.join(".mbx").join("tmp");
+                options.entry("atomic_write_dir".into()).or_insert_with(|| tmp.to_string_lossy().into_owned());
                 options.insert("root".into(), absolute.to_string_lossy().into_owned());
             }
         }
