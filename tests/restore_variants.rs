@@ -239,11 +239,29 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
     for k in binlogs.iter().take(2) {
         a.op().delete(&format!("backup/{name}/{k}")).await.unwrap();
     }
-    a.op().delete(&format!("backup/{name}/meta/full_meta.json")).await.unwrap();
-    let out = mbx(state.path(), &["--json", "create", "--remote", "milvus_a", "-c", &coll, "-n", &name]);
+    a.op()
+        .delete(&format!("backup/{name}/meta/full_meta.json"))
+        .await
+        .unwrap();
+    let out = mbx(
+        state.path(),
+        &[
+            "--json", "create", "--remote", "milvus_a", "-c", &coll, "-n", &name,
+        ],
+    );
     assert_exit(&out, 0);
     let s = summary(&out);
     let copied = s["backup"]["copied"].as_u64().unwrap();
-    assert!(copied >= 2 && (copied as usize) < binlogs.len(), "resumed create copied {copied} of {}: {s}", binlogs.len());
-    assert_exit(&mbx(state.path(), &["verify", &format!("milvus_a:backup/{name}")]), 0);
+    assert!(
+        copied >= 2 && (copied as usize) < binlogs.len(),
+        "resumed create copied {copied} of {}: {s}",
+        binlogs.len()
+    );
+    assert_exit(
+        &mbx(
+            state.path(),
+            &["verify", &format!("milvus_a:backup/{name}")],
+        ),
+        0,
+    );
 }

@@ -91,8 +91,8 @@ impl Tuning {
     }
 }
 
+/// Opens the remote of `path`, with `--bwlimit` (when given) replacing its own `bwlimit`.
 fn open_with_bwlimit(
-    ctx: &Context,
     config: &mbx::config::RemotesConfig,
     path: &RemotePath,
     bwlimit: Option<u64>,
@@ -101,17 +101,22 @@ fn open_with_bwlimit(
     if bwlimit.is_some() {
         remote.settings.bwlimit = bwlimit;
     }
-    let _ = ctx;
     Ok(Remote::open(&remote)?)
 }
 
 pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
-    let src = open_with_bwlimit(ctx, &config, &args.src, args.bwlimit)?;
-    let dst = open_with_bwlimit(ctx, &config, &args.dst, args.bwlimit)?;
+    let src = open_with_bwlimit(&config, &args.src, args.bwlimit)?;
+    let dst = open_with_bwlimit(&config, &args.dst, args.bwlimit)?;
     let mut options = args.tuning.options()?;
-    if args.bwlimit.is_some() && options.part_size > u64::from(mbx::remote::MAX_THROTTLED_REQUEST) {
-        return Err(BadInput("with --bwlimit, --part-size must be at most 16MiB".into()).into());
+    let throttled = [&src, &dst]
+        .iter()
+        .any(|r| r.config().settings.bwlimit.is_some());
+    if throttled && options.part_size > u64::from(mbx::remote::MAX_THROTTLED_REQUEST) {
+        return Err(BadInput(
+            "with a bandwidth limit (--bwlimit or a remote's bwlimit), --part-size must be at most 16MiB".into(),
+        )
+        .into());
     }
     options.verify = args.verify;
     options.dry_run = args.dry_run;

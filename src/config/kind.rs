@@ -135,7 +135,9 @@ impl RemoteKind {
                 // under its final name, and an upload can be aborted. Same file system as the root, so the
                 // rename is atomic; `.mbx/` is mbx's own folder and never part of a tree.
                 let tmp = absolute.join(".mbx").join("tmp");
-                options.entry("atomic_write_dir".into()).or_insert_with(|| tmp.to_string_lossy().into_owned());
+                options
+                    .entry("atomic_write_dir".into())
+                    .or_insert_with(|| tmp.to_string_lossy().into_owned());
                 options.insert("root".into(), absolute.to_string_lossy().into_owned());
             }
         }
