@@ -429,10 +429,17 @@ mod tests {
         assert_eq!(o.object_footprint(1000), 1000);
         let large = o.object_footprint(1 << 30);
         assert_eq!(large, (16 << 20) * 7);
-        assert_eq!(o.object_footprint(64 << 30), large, "a 64 GiB object needs no more memory than a 1 GiB one");
+        assert_eq!(
+            o.object_footprint(64 << 30),
+            large,
+            "a 64 GiB object needs no more memory than a 1 GiB one"
+        );
         // Beyond 10,000 parts the part size grows, in whole MiB, so the object still fits.
         let huge = 400u64 << 30;
         let part = o.part_size_for(huge);
-        assert!(huge.div_ceil(part) <= MAX_PARTS && part % (1 << 20) == 0, "{part}");
+        assert!(
+            huge.div_ceil(part) <= MAX_PARTS && part % (1 << 20) == 0,
+            "{part}"
+        );
     }
 }
