@@ -159,18 +159,7 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
         ],
     );
     assert_exit(&out, 0);
-    let report = milvus_scenario(&[
-        "compare",
-        "--a",
-        &milvus_addr("a"),
-        "--a-collection",
-        &coll,
-        "--b",
-        &milvus_addr("a"),
-        "--b-collection",
-        &format!("{coll}_old"),
-    ]);
-    assert_eq!(report["ok"], true, "{report}");
+    assert_same_collection("a", &coll, "a", &format!("{coll}_old"));
 
     // 3. The backup in another bucket than Milvus B's: staged into B's bucket, then removed.
     let extra = format!(
@@ -209,18 +198,7 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
         ],
     );
     assert_exit(&out, 0);
-    let report = milvus_scenario(&[
-        "compare",
-        "--a",
-        &milvus_addr("a"),
-        "--a-collection",
-        &coll,
-        "--b",
-        &milvus_addr("b"),
-        "--b-collection",
-        &format!("{coll}_x"),
-    ]);
-    assert_eq!(report["ok"], true, "{report}");
+    assert_same_collection("a", &coll, "b", &format!("{coll}_x"));
     let b = remote("milvus_b");
     let staged: Vec<String> = b
         .op()

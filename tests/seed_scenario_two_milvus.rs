@@ -160,18 +160,7 @@ async fn create_transfer_restore_between_two_milvus() {
         s["restore"]["collections"][0]["rows"], seeded["rows"],
         "{s}"
     );
-    let report = milvus_scenario(&[
-        "compare",
-        "--a",
-        &milvus_addr("a"),
-        "--a-collection",
-        &coll,
-        "--b",
-        &milvus_addr("b"),
-        "--b-collection",
-        &format!("{coll}_bak"),
-    ]);
-    assert_eq!(report["ok"], true, "{report}");
+    assert_same_collection("a", &coll, "b", &format!("{coll}_bak"));
 
     // Restoring onto an existing collection is refused; delete removes the backup.
     let out = mbx(

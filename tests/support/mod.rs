@@ -239,3 +239,20 @@ pub fn remote_option(name: &str, key: &str) -> String {
         .cloned()
         .unwrap_or_default()
 }
+
+/// Asserts that collection `b_coll` on test Milvus `b_side` answers like `a_coll` on `a_side` (row counts per
+/// partition, deleted rows absent, a sample row, top-10 searches), as `milvus_scenario.py compare` checks.
+pub fn assert_same_collection(a_side: &str, a_coll: &str, b_side: &str, b_coll: &str) {
+    let report = milvus_scenario(&[
+        "compare",
+        "--a",
+        &milvus_addr(a_side),
+        "--a-collection",
+        a_coll,
+        "--b",
+        &milvus_addr(b_side),
+        "--b-collection",
+        b_coll,
+    ]);
+    assert_eq!(report["ok"], true, "{report}");
+}
