@@ -1,31 +1,69 @@
 #!/usr/bin/env bash
-# Throughput and peak memory of `mbx transfer` between two real S3 servers, against rclone measured in the
-# same run on the same data (this machine is shared and noisy: compare the ratios, not the absolute numbers).
+# Throughput, peak memory and CPU of `mbx transfer` between two real S3 servers, against rclone (defaults, tuned),
+# the manual two-hop copy through a local disk, and the limits of the servers themselves (read A alone, write B
+# alone), all measured in the same run on the same data. This machine is shared and noisy: compare the ratios, not
+# the absolute numbers.
 #
-# usage: benches/transfer.sh [DATASET] [ROUNDS]
-#   DATASET  mixed (default): a Milvus-like backup, ~3.5 GiB: 20 objects of 64-256 MiB and 3000 of 1-512 KiB,
-#            laid out as backup/my_backup/binlogs/insert_log/C/P/S/S/F/L plus meta/*.json
-#            big:   4 objects of 1 GiB
-#            small: ~1 GiB in ~5000 objects of 1 KiB to 1 MiB
-#   ROUNDS   interleaved rounds per tool (default 1)
-# Needs: rclone (Debian package), /usr/bin/time (Debian package `time`). Servers: s3s-fs from tests/servers/.
+# usage: benches/transfer.sh [DATASET...] [--rounds N]
+#   DATASET  big:   4 objects of 1 GiB
+#            small: ~1 GiB in ~5000 objects of 1 KiB to 1 MiB, in a tree four levels deep
+#            mixed: a Milvus-like backup, ~3.5 GiB: 20 objects of 64-256 MiB and 3000 of 1-512 KiB, laid out as
+#                   backup/my_backup/binlogs/insert_log/C/P/S/S/F/L plus meta/*.json
+#            default: all three
+#   --rounds N  interleaved rounds (round 1 runs every tool once, then round 2, ...; default 3)
+# Environment:
+#   MBX_BIN              the mbx binary to measure (default: cargo build --release, then target/release/mbx)
+#   MBX_BENCH_SCALE      multiplies object sizes and counts (default 1.0; e.g. 0.01 for a quick trial run)
+#   MBX_BENCH_DIR        work folder (default /tmp/mbx-bench); wiped at start except for datasets/, where the
+#                        generated datasets are kept across runs, one folder per dataset name and scale
+#   MBX_BENCH_PORT_BASE  the two S3 servers listen on this port and the next (default 19400)
+# Output: a markdown table per dataset plus ratio lines, on stdout and in $WORK/results.md; the raw figures of
+# every round in $WORK/results.jsonl (benches/report.py turns that file into the tables again).
+# Needs: rclone (Debian package), /usr/bin/time (Debian package `time`), python3. Servers: s3s-fs from
+# tests/servers/ (objects are plain files under $WORK/servers/{a,b}/root/mbx/, which is how the destination is
+# emptied and counted).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DATASET=${1:-mixed}; ROUNDS=${2:-1}
+DATASETS=(); ROUNDS=3
+while [ $# -gt 0 ]; do
+  case $1 in
+    --rounds) ROUNDS=${2:?--rounds N}; shift 2 ;;
+    --rounds=*) ROUNDS=${1#--rounds=}; shift ;;
+    big | small | mixed) DATASETS+=("$1"); shift ;;
+    *) echo "usage: $0 [big|small|mixed ...] [--rounds N]" >&2; exit 2 ;;
+  esac
+done
+[ ${#DATASETS[@]} -gt 0 ] || DATASETS=(big small mixed)
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "--rounds: a positive integer, not '$ROUNDS'" >&2; exit 2; }
+SCALE=$(python3 -c "import sys; s = float(sys.argv[1]); assert s > 0; print(repr(s))" "${MBX_BENCH_SCALE:-1.0}") \
+  || { echo "MBX_BENCH_SCALE: a positive number, not '${MBX_BENCH_SCALE:-}'" >&2; exit 2; }
 WORK=${MBX_BENCH_DIR:-/tmp/mbx-bench}
 BASE=${MBX_BENCH_PORT_BASE:-19400}
 # rclone's S3 SDK fails on this machine's AWS_CA_BUNDLE (a custom CA for HTTPS); everything here is plain HTTP.
 unset AWS_CA_BUNDLE
 command -v rclone >/dev/null || { echo "rclone missing: apt-get install rclone" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
-cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
-MBX=$ROOT/target/release/mbx
+if [ -n "${MBX_BIN:-}" ]; then
+  MBX=$MBX_BIN
+else
+  cargo build --release --quiet --manifest-path "$ROOT/Cargo.toml"
+  MBX=$ROOT/target/release/mbx
+fi
+[ -x "$MBX" ] || { echo "no mbx binary at $MBX" >&2; exit 1; }
+die() { echo "FATAL: $*" >&2; exit 1; }
+
 "$ROOT/tests/servers/stop.sh" "$WORK/servers" 2>/dev/null || true
-rm -rf "$WORK"; mkdir -p "$WORK/servers" "$WORK/data"
+mkdir -p "$WORK/datasets"
+find "$WORK" -mindepth 1 -maxdepth 1 ! -name datasets -exec rm -rf {} +
+mkdir -p "$WORK/servers" "$WORK/logs"
 trap '"$ROOT/tests/servers/stop.sh" "$WORK/servers"' EXIT
 "$ROOT/tests/servers/s3s-fs.sh" bench_a "$BASE" "$WORK/servers/a" mbx > "$WORK/a.toml"
 "$ROOT/tests/servers/s3s-fs.sh" bench_b $((BASE + 1)) "$WORK/servers/b" mbx > "$WORK/b.toml"
-{ cat "$WORK/a.toml" "$WORK/b.toml"; printf '[remotes.data]\ntype = "fs"\nroot = "%s"\n' "$WORK/data"; } > "$WORK/remotes.toml"
+{
+  cat "$WORK/a.toml" "$WORK/b.toml"
+  for d in big small mixed; do printf '[remotes.data_%s]\ntype = "fs"\nroot = "%s"\n' "$d" "$WORK/datasets/$d-$SCALE"; done
+  printf '[remotes.fsdst]\ntype = "fs"\nroot = "%s"\n' "$WORK/fsdst"
+} > "$WORK/remotes.toml"
 cat > "$WORK/rclone.conf" <<CONF
 [a]
 type = s3
@@ -44,55 +82,201 @@ secret_access_key = mbxsecret
 region = us-east-1
 force_path_style = true
 CONF
+export MBX_STATE_DIR=$WORK/state   # mbx's journals; never the user's ~/.local/state/mbx
+MBXC=("$MBX" --config "$WORK/remotes.toml" -q)
+RC=(rclone --config "$WORK/rclone.conf")
+# A's trees also hold mbx's manifest (.mbx/manifest.json, written when A is seeded); mbx never copies it, so
+# rclone must not either, or it would copy one object more than mbx.
+NOMBX=(--exclude '/.mbx/**')
+TUNED=(--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk-size 16M --multi-thread-streams 4)
+# A second tuned variant: more in flight, bigger parts, one recursive listing, no HEAD after each upload.
+WIDE=(--transfers 32 --checkers 64 --s3-upload-concurrency 8 --s3-chunk-size 32M --multi-thread-streams 4
+  --fast-list --s3-no-head)
+{ printf 'set -e\n'; printf '%q ' "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup "$WORK/stage"
+  printf '\n'; printf '%q ' "${RC[@]}" copy "${TUNED[@]}" "$WORK/stage" b:mbx/backup/my_backup; } > "$WORK/two-hop.sh"
 
-# Data: random bytes, generated once.
-python3 - "$WORK/data" "$DATASET" <<'PY'
+# gen NAME DIR: random bytes, generated once per dataset name and scale (kept in $WORK/datasets/NAME-SCALE).
+gen() {
+  local name=$1 dir=$2
+  [ -f "$dir.done" ] && return 0
+  rm -rf "$dir" "$dir.tmp"
+  echo "generating dataset $name at scale $SCALE in $dir" >&2
+  python3 - "$dir.tmp" "$name" "$SCALE" <<'PY'
 import os, random, sys
-root, kind = sys.argv[1], sys.argv[2]
+root, kind, scale = sys.argv[1], sys.argv[2], float(sys.argv[3])
 rnd = random.Random(7)
-def put(rel, size):
+def n(count): return max(min(count, 4), round(count * scale))     # counts scale too, but keep a few objects
+def put(rel, size, scaled=True):
+    size = max(1, int(size * scale)) if scaled else size
     p = os.path.join(root, rel); os.makedirs(os.path.dirname(p), exist_ok=True)
     with open(p, "wb") as f:
         left = size
         while left:
-            n = min(left, 8 << 20); f.write(os.urandom(n)); left -= n
+            k = min(left, 8 << 20); f.write(os.urandom(k)); left -= k
 b = "backup/my_backup/"
 if kind == "big":
-    for i in range(4): put(f"{b}big/{i}", 1 << 30)
+    for i in range(n(4)): put(f"{b}big/{i}", 1 << 30)
 elif kind == "small":
-    for i in range(5000): put(f"{b}{i%7}/{i%11}/{i%13}/{i}", rnd.randint(1 << 10, 1 << 20) // 2 * 2 if i % 2 else rnd.randint(1 << 10, 300 << 10))
+    # mean ~206 KiB: 5000 objects make ~1 GiB; 3*4*5*7 = 420 leaf folders, four levels deep
+    for i in range(n(5000)):
+        top = 1 << 20 if rnd.random() < 0.3 else 150 << 10
+        put(f"{b}{i%3}/{i%4}/{i%5}/{i%7}/{i}", rnd.randint(1 << 10, top))
 else:
-    for i in range(20): put(f"{b}binlogs/insert_log/1/2/{10+i}/{10+i}/101/{i}", rnd.randint(64 << 20, 256 << 20))
-    for i in range(3000): put(f"{b}binlogs/insert_log/1/2/{100+i%40}/{100+i%40}/{i%5}/{i}", rnd.randint(1 << 10, 512 << 10))
-    for m in ("backup_meta", "collection_meta", "partition_meta", "segment_meta", "full_meta"): put(f"{b}meta/{m}.json", 2000)
+    for i in range(n(20)): put(f"{b}binlogs/insert_log/1/2/{10+i}/{10+i}/101/{i}", rnd.randint(64 << 20, 256 << 20))
+    for i in range(n(3000)): put(f"{b}binlogs/insert_log/1/2/{100+i%40}/{100+i%40}/{i%5}/{i}", rnd.randint(1 << 10, 512 << 10))
+    for m in ("backup_meta", "collection_meta", "partition_meta", "segment_meta", "full_meta"):
+        put(f"{b}meta/{m}.json", 2000, scaled=False)
 PY
-SIZE=$(du -sb "$WORK/data" | cut -f1); COUNT=$(find "$WORK/data" -type f | wc -l)
-echo "dataset $DATASET: $COUNT objects, $((SIZE >> 20)) MiB"
-"$MBX" --config "$WORK/remotes.toml" -q transfer data:backup/my_backup bench_a:backup/
-
-# run NAME CMD... : time one command, print MiB/s, peak RSS and CPU seconds
-run() {
-  local name=$1; shift
-  local t0 t1 secs
-  t0=$(date +%s.%N)
-  /usr/bin/time -f "%M %U %S" -o "$WORK/time.out" "$@" > "$WORK/$name.log" 2>&1 || { echo "$name failed:"; tail "$WORK/$name.log"; return 1; }
-  t1=$(date +%s.%N)
-  secs=$(python3 -c "print(f'{$t1-$t0:.2f}')")
-  read -r rss usr sys < "$WORK/time.out"
-  python3 -c "print(f'%-22s %8.1f MiB/s  %6.1f s  peak RSS %5d MiB  CPU %6.1f s' % ('$name', $SIZE/1048576/$secs, $secs, $rss//1024, $usr+$sys))" | tee -a "$WORK/results.txt"
+  mv "$dir.tmp" "$dir"; touch "$dir.done"
 }
-clear_b() { rclone --config "$WORK/rclone.conf" purge b:mbx/backup >/dev/null 2>&1 || true; rm -rf "$HOME/.local/state/mbx-bench"; }
-for r in $(seq 1 "$ROUNDS"); do
-  clear_b
-  MBX_STATE_DIR=$HOME/.local/state/mbx-bench run "mbx" "$MBX" --config "$WORK/remotes.toml" -q transfer bench_a:backup/my_backup bench_b:backup/
-  run "mbx-verify" "$MBX" --config "$WORK/remotes.toml" -q verify bench_b:backup/my_backup
-  MBX_STATE_DIR=$HOME/.local/state/mbx-bench run "mbx-rerun" "$MBX" --config "$WORK/remotes.toml" -q transfer bench_a:backup/my_backup bench_b:backup/
-  clear_b
-  run "rclone-default" rclone --config "$WORK/rclone.conf" copy a:mbx/backup/my_backup b:mbx/backup/my_backup
-  run "rclone-check-download" rclone --config "$WORK/rclone.conf" check --download a:mbx/backup/my_backup b:mbx/backup/my_backup
-  run "rclone-rerun" rclone --config "$WORK/rclone.conf" copy a:mbx/backup/my_backup b:mbx/backup/my_backup
-  clear_b
-  run "rclone-tuned" rclone --config "$WORK/rclone.conf" copy --transfers 16 --checkers 32 --s3-upload-concurrency 4 \
-    --s3-chunk-size 16M --multi-thread-streams 4 a:mbx/backup/my_backup b:mbx/backup/my_backup
+
+# count DIR: "FILES BYTES" of the files under DIR, mbx's own .mbx/ folders left out.
+count() {
+  [ -d "$1" ] || { echo "0 0"; return; }
+  find "$1" -name .mbx -prune -o -type f -printf '%s\n' | awk '{n++; s+=$1} END {printf "%d %d\n", n, s}'
+}
+
+# empty SERVER (a|b): delete every object of that s3s-fs server on disk (the bucket folder's content and the
+# server's metadata/upload files at the root), then check that nothing is left, on disk and through S3.
+# `rclone purge` was not reliable here: one run's destination was not empty, and the copy after it copied nothing.
+empty() {
+  local root=$WORK/servers/$1/root n
+  rm -rf "$root/mbx"; find "$root" -mindepth 1 -maxdepth 1 -name '.*' -exec rm -rf {} +
+  mkdir -p "$root/mbx"
+  n=$(find "$root" -mindepth 1 ! -type d | wc -l)
+  [ "$n" -eq 0 ] || die "$1 is not empty after clearing: $n files under $root"
+  n=$("${RC[@]}" lsf -R --files-only "$1:mbx" | wc -l)
+  [ "$n" -eq 0 ] || die "$1 is not empty after clearing: S3 lists $n objects in bucket mbx"
+}
+# expect WHAT DIR: DIR must hold exactly the dataset's objects and bytes; a copy that copied nothing (or too
+# little, or too much) stops the benchmark.
+expect() {
+  local got; got=$(count "$2")
+  [ "$got" = "$COUNT $SIZE" ] || die "$1: $2 holds '$got' (files bytes), the dataset is '$COUNT $SIZE'"
+}
+B_TREE() { echo "$WORK/servers/b/root/mbx/backup/my_backup"; }
+srv_ticks() {  # CPU ticks used so far by both S3 servers
+  local f pid t=0
+  for f in "$WORK"/servers/{a,b}/s3s-fs.pid; do
+    pid=$(cat "$f"); t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+  done
+  echo "$t"
+}
+TCK=$(getconf CLK_TCK)
+
+# run TOOL KIND CMD...: time one command (KIND: copy, read, verify or noop) and record seconds, peak RSS, CPU
+# seconds of the command (children included) and of the two servers, in results.jsonl.
+run() {
+  local tool=$1 kind=$2; shift 2
+  local log=$WORK/logs/$DS-$ROUND-$tool.log t0 t1 s0 s1 rss usr sys
+  sync
+  s0=$(srv_ticks); t0=$(date +%s.%N)
+  /usr/bin/time -f "%M %U %S" -o "$WORK/time.out" "$@" > "$log" 2>&1 || { tail -n 20 "$log" >&2; die "$tool failed (log: $log)"; }
+  t1=$(date +%s.%N); s1=$(srv_ticks)
+  read -r rss usr sys < <(tail -n 1 "$WORK/time.out")
+  python3 - "$WORK/results.jsonl" "$DS" "$SCALE" "$ROUND" "$tool" "$kind" "$COUNT" "$SIZE" "$t0" "$t1" "$rss" \
+    "$usr" "$sys" "$(((s1 - s0)))" "$TCK" <<'PY'
+import json, sys
+out, ds, scale, rnd, tool, kind, count, size, t0, t1, rss, usr, sys_, ticks, tck = sys.argv[1:]
+secs = float(t1) - float(t0)
+r = dict(dataset=ds, scale=float(scale), round=int(rnd), tool=tool, kind=kind, objects=int(count), bytes=int(size),
+         seconds=round(secs, 3), rss_mib=round(int(rss) / 1024, 1), cpu_s=round(float(usr) + float(sys_), 2),
+         servers_cpu_s=round(int(ticks) / int(tck), 2))
+open(out, "a").write(json.dumps(r) + "\n")
+rate = f"{int(size) / 1048576 / secs:8.1f} MiB/s" if kind != "noop" else "       - MiB/s"
+print(f"  {ds} r{rnd} {tool:<22} {rate} {secs:7.2f} s  RSS {r['rss_mib']:6.0f} MiB  CPU {r['cpu_s']:6.1f} s"
+      f"  servers CPU {r['servers_cpu_s']:6.1f} s")
+PY
+}
+
+# The units of one round; each leaves nothing behind that the next one depends on, so their order is free.
+unit_mbx() {
+  empty b; rm -rf "$MBX_STATE_DIR"
+  run mbx copy "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
+  expect mbx "$(B_TREE)"
+  run mbx-verify verify "${MBXC[@]}" verify bench_b:backup/my_backup
+  # nothing to copy: same source, same destination, mbx's journal kept
+  run mbx-rerun noop "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
+  expect mbx-rerun "$(B_TREE)"
+}
+unit_rclone_default() {
+  empty b
+  run rclone-default copy "${RC[@]}" copy "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  expect rclone-default "$(B_TREE)"
+}
+unit_rclone_tuned() {
+  empty b
+  run rclone-tuned copy "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  expect rclone-tuned "$(B_TREE)"
+  # rclone's own verification (it reads both sides) and no-op re-run, with the tuned flags (more checkers)
+  run rclone-check verify "${RC[@]}" check --download "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  run rclone-rerun noop "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  expect rclone-rerun "$(B_TREE)"
+}
+unit_rclone_wide() {
+  empty b
+  run rclone-wide copy "${RC[@]}" copy "${WIDE[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  expect rclone-wide "$(B_TREE)"
+}
+# The manual way of Milvus's migration page: download A to a local disk, then upload to B (rclone tuned both
+# ways), timed as one command.
+unit_two_hop() {
+  empty b; rm -rf "$WORK/stage"
+  run two-hop copy bash "$WORK/two-hop.sh"
+  expect two-hop "$(B_TREE)"
+  rm -rf "$WORK/stage"
+}
+# Read limit: every byte of A read and thrown away, nothing written. Two readers, the best one counts:
+# `mbx verify` of A's tree (A was seeded by mbx, so it has a manifest): the read half of `mbx transfer`, same
+# client and concurrency (16 objects in flight), plus a BLAKE3 hash that costs far less than the servers;
+# `rclone md5sum --download` with 16 checkers: rclone's read path, the data only hashed (MD5) and dropped.
+# Neither writes to disk (`rclone copy a: /local` would measure the local disk too; `rclone cat` is sequential).
+unit_read_mbx() { run read-mbx read "${MBXC[@]}" verify bench_a:backup/my_backup; }
+unit_read_rclone() {
+  run read-rclone read "${RC[@]}" md5sum --download --checkers 16 "${NOMBX[@]}" a:mbx/backup/my_backup
+}
+# Write limit: the local dataset (in the page cache after the first round) uploaded to B; the best one counts.
+unit_write_mbx() {
+  empty b; rm -rf "$MBX_STATE_DIR"
+  run write-mbx copy "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_b:backup/
+  expect write-mbx "$(B_TREE)"
+}
+unit_write_rclone() {
+  empty b
+  run write-rclone copy "${RC[@]}" copy "${TUNED[@]}" "$DATA/backup/my_backup" b:mbx/backup/my_backup
+  expect write-rclone "$(B_TREE)"
+}
+# mbx's in-process pipeline (read, hash, write) without S3: between two local folders on the same disk, against
+# `cp -r` of the same tree.
+unit_fs_mbx() {
+  rm -rf "$WORK/fsdst" "$MBX_STATE_DIR"; [ ! -e "$WORK/fsdst" ] || die "$WORK/fsdst still there"
+  run fs-mbx copy "${MBXC[@]}" transfer "data_$DS:backup/my_backup" fsdst:backup/
+  expect fs-mbx "$WORK/fsdst/backup/my_backup"
+  rm -rf "$WORK/fsdst"
+}
+unit_fs_cp() {
+  rm -rf "$WORK/fsdst"; mkdir -p "$WORK/fsdst/backup"
+  [ "$(count "$WORK/fsdst")" = "0 0" ] || die "$WORK/fsdst not empty"
+  run cp-r copy cp -r "$DATA/backup/my_backup" "$WORK/fsdst/backup/"
+  expect cp-r "$WORK/fsdst/backup/my_backup"
+  rm -rf "$WORK/fsdst"
+}
+UNITS=(mbx rclone_default rclone_tuned rclone_wide two_hop read_mbx read_rclone write_mbx write_rclone fs_mbx fs_cp)
+
+for DS in "${DATASETS[@]}"; do
+  DATA=$WORK/datasets/$DS-$SCALE
+  gen "$DS" "$DATA"
+  read -r COUNT SIZE < <(count "$DATA")
+  echo "dataset $DS (scale $SCALE): $COUNT objects, $((SIZE >> 20)) MiB; $ROUNDS rounds" >&2
+  empty a; rm -rf "$MBX_STATE_DIR"
+  "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_a:backup/
+  expect "seeding A" "$WORK/servers/a/root/mbx/backup/my_backup"
+  for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+    # interleaved: every tool once per round; each round starts one tool further, so no tool is always first
+    n=${#UNITS[@]}
+    for ((i = 0; i < n; i++)); do "unit_${UNITS[(i + ROUND - 1) % n]}"; done
+  done
+  empty a; empty b; rm -rf "$MBX_STATE_DIR"
 done
-echo "results in $WORK/results.txt"
+python3 "$ROOT/benches/report.py" "$WORK/results.jsonl" "$WORK/results.md"
+echo "results in $WORK/results.md, raw figures in $WORK/results.jsonl" >&2

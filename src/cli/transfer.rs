@@ -177,12 +177,21 @@ fn print_summary(ctx: &Context, s: &Summary) {
     if ctx.quiet && s.ok() {
         return;
     }
+    let resumed = if s.resumed_bytes > 0 {
+        format!(
+            ", {:.1} MiB of it landed in an earlier run",
+            s.resumed_bytes as f64 / 1048576.0
+        )
+    } else {
+        String::new()
+    };
+    let sent = s.copied_bytes - s.resumed_bytes.min(s.copied_bytes);
     eprintln!(
-        "{} objects copied ({:.1} MiB in {:.1}s, {:.1} MiB/s), {} already there, {} failed → {}",
+        "{} objects copied ({:.1} MiB{resumed}; {:.1}s, {:.1} MiB/s), {} already there, {} failed → {}",
         s.copied,
         s.copied_bytes as f64 / 1048576.0,
         s.seconds,
-        mib_per_s(s.copied_bytes, s.seconds),
+        mib_per_s(sent, s.seconds),
         s.skipped,
         s.failed.len(),
         s.destination

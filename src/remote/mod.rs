@@ -1,6 +1,7 @@
 //! A named remote opened as an OpenDAL [`Operator`], and `name:path` parsing.
 
 mod path;
+mod upload;
 
 use std::sync::Once;
 
@@ -13,6 +14,7 @@ use opendal::services::{Azblob, Fs, Gcs, S3};
 use crate::config::{RemoteConfig, RemoteKind};
 
 pub use path::{KeyError, RemotePath, check_key, join_key};
+pub use upload::{IncompleteUpload, Landed, LandedPart, ResumableUploads, UploadError};
 
 /// With a bandwidth limit, no single request may carry more than this (the limiter's burst).
 pub const MAX_THROTTLED_REQUEST: u32 = 16 << 20;
@@ -32,6 +34,7 @@ pub struct RemoteError {
 pub struct Remote {
     config: RemoteConfig,
     op: Operator,
+    uploads: Option<ResumableUploads>,
 }
 
 impl Remote {
@@ -74,9 +77,21 @@ impl Remote {
                     .with_max_delay(std::time::Duration::from_secs(20)),
             )
             .layer(LoggingLayer::default());
+        // Resumable uploads bypass OpenDAL, so they get the bandwidth limit of their own.
+        let limit = s
+            .bwlimit
+            .map(|bw| std::sync::Arc::new(upload::BandwidthLimit::new(bw)));
+        let uploads = match ResumableUploads::for_remote(config, limit) {
+            Ok(u) => u,
+            Err(message) => {
+                tracing::warn!(remote = %config.name, "resumable uploads unavailable, objects resume whole: {message}");
+                None
+            }
+        };
         Ok(Remote {
             config: config.clone(),
             op,
+            uploads,
         })
     }
 
@@ -93,6 +108,11 @@ impl Remote {
     /// The operator, with retries, timeouts, a request limit and logging.
     pub fn op(&self) -> &Operator {
         &self.op
+    }
+
+    /// The remote's resumable uploads (parts that survive the process), where its kind has them.
+    pub fn uploads(&self) -> Option<&ResumableUploads> {
+        self.uploads.as_ref()
     }
 
     /// Refuses keys that are not valid for this remote (for `fs`: anything that could leave the root).

@@ -12,6 +12,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::TransferOptions;
+use super::journal::Journal;
 use super::manifest::{META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, ManifestEntry};
 use super::plan::PlannedObject;
 use super::progress::Progress;
@@ -45,7 +46,7 @@ impl CopyError {
         }
     }
 
-    fn cancelled() -> CopyError {
+    pub(super) fn cancelled() -> CopyError {
         CopyError {
             message: "interrupted".into(),
             retryable: false,
@@ -95,6 +96,10 @@ pub(crate) struct Copier {
     pub cancel: CancellationToken,
     /// Source and destination are one store: copy server-side.
     pub server_side: bool,
+    /// Where landed objects and parts are recorded (resumable uploads journal each part).
+    pub journal: Option<Arc<Journal>>,
+    /// Bytes of completed objects that an earlier run had already sent.
+    pub resumed_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Copier {
@@ -136,7 +141,10 @@ impl Copier {
             self.copy_server_side(obj).await?
         } else if size <= self.options.part_size {
             self.copy_small(obj).await?
+        } else if let (Some(uploads), Some(journal)) = (self.dst.uploads(), &self.journal) {
+            self.copy_resumable(obj, uploads, journal).await?
         } else {
+            // No resumable uploads on this kind of remote (GCS): the object resumes whole.
             self.copy_streaming(obj).await?
         };
         let blake3 = hash.to_hex().to_string();
@@ -160,7 +168,7 @@ impl Copier {
         })
     }
 
-    fn user_metadata(
+    pub(super) fn user_metadata(
         &self,
         obj: &PlannedObject,
         blake3: Option<String>,
@@ -349,7 +357,7 @@ impl Copier {
         .await
     }
 
-    fn if_match<'a>(&self, obj: &'a PlannedObject) -> Option<&'a str> {
+    pub(super) fn if_match<'a>(&self, obj: &'a PlannedObject) -> Option<&'a str> {
         let cap = self.src.op().info().capability();
         obj.src.etag.as_deref().filter(|_| cap.read_with_if_match)
     }

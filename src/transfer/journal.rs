@@ -1,38 +1,140 @@
-//! The local journal of a transfer in progress: one JSON line per object that has fully landed, appended
-//! as it lands, so a re-run after any interruption (kill -9 included) knows what not to send again. It is
-//! removed when the transfer completes.
+//! The local journal of a transfer in progress, appended as things land, so that a re-run after any
+//! interruption (kill -9 included) knows what not to send again. One JSON line per event:
+//! - a header naming the destination, so that `mbx cleanup` can abort what an abandoned run left there;
+//! - an object that has fully landed (its manifest entry);
+//! - a resumable upload started (its id and the source version it copies);
+//! - a part of such an upload that has landed (its number, the server's tag and its BLAKE3 chaining value).
+//!
+//! It is removed when the transfer completes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use serde::{Deserialize, Serialize};
+
 use super::manifest::ManifestEntry;
 
-/// An append-only record of finished objects, keyed by the transfer's source and destination.
+/// Where a journal's transfer writes to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JournalHeader {
+    /// The destination remote's name.
+    pub dst_remote: String,
+    /// The destination store (kind, endpoint, bucket), to tell a renamed remote.
+    pub dst_location: String,
+}
+
+/// A resumable upload of one object, as started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadRecord {
+    /// The object's key relative to the tree (as in the manifest).
+    pub key: String,
+    /// Its key at the destination.
+    pub dst_key: String,
+    /// The service's (or mbx's) id of the upload.
+    pub upload_id: String,
+    /// Part size, a power of two.
+    pub part_size: u64,
+    /// The source version copied: size, ETag, modification time.
+    pub size: u64,
+    /// Source ETag.
+    pub src_etag: Option<String>,
+    /// Source modification time.
+    pub src_mtime: Option<String>,
+}
+
+/// One landed part of a resumable upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PartRecord {
+    /// The object's key relative to the tree.
+    pub key: String,
+    /// The upload it belongs to.
+    pub upload_id: String,
+    /// 1-based part number.
+    pub number: u32,
+    /// The server's tag for it (S3 ETag, Azure block id; empty on `fs`).
+    pub etag: String,
+    /// Bytes in the part.
+    pub size: u64,
+    /// BLAKE3 chaining value of the part (hex), see `tree_hash`.
+    pub cv: String,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Record {
+    Header { transfer: JournalHeader },
+    Upload { upload: UploadRecord },
+    Part { part: PartRecord },
+    Done(ManifestEntry),
+}
+
+/// An upload in progress: how it started and the parts that landed.
+#[derive(Debug, Clone)]
+pub struct UploadState {
+    /// How it started.
+    pub upload: UploadRecord,
+    /// Its landed parts by number.
+    pub parts: BTreeMap<u32, PartRecord>,
+}
+
+#[derive(Default)]
+struct State {
+    header: Option<JournalHeader>,
+    done: HashMap<String, ManifestEntry>,
+    uploads: HashMap<String, UploadState>,
+}
+
+impl State {
+    fn apply(&mut self, record: Record) {
+        match record {
+            Record::Header { transfer } => self.header = Some(transfer),
+            Record::Done(entry) => {
+                self.uploads.remove(&entry.key);
+                self.done.insert(entry.key.clone(), entry);
+            }
+            Record::Upload { upload } => {
+                self.done.remove(&upload.key);
+                self.uploads.insert(
+                    upload.key.clone(),
+                    UploadState {
+                        upload,
+                        parts: BTreeMap::new(),
+                    },
+                );
+            }
+            Record::Part { part } => {
+                if let Some(u) = self.uploads.get_mut(&part.key)
+                    && u.upload.upload_id == part.upload_id
+                {
+                    u.parts.insert(part.number, part);
+                }
+            }
+        }
+    }
+}
+
+/// An append-only record of what has landed, keyed by the transfer's source and destination.
 pub struct Journal {
     path: PathBuf,
     file: Mutex<std::fs::File>,
-    done: HashMap<String, ManifestEntry>,
+    state: Mutex<State>,
 }
 
 impl Journal {
     /// Opens (or creates) the journal for the transfer named by `identity`, under `state_dir/journals/`,
     /// and loads what earlier runs recorded. A torn last line (a crash mid-write) is ignored.
-    pub fn open(state_dir: &Path, identity: &str) -> std::io::Result<Journal> {
-        let dir = state_dir.join("journals");
+    pub fn open(
+        state_dir: &Path,
+        identity: &str,
+        header: JournalHeader,
+    ) -> std::io::Result<Journal> {
+        let dir = journals_dir(state_dir);
         std::fs::create_dir_all(&dir)?;
         let name = blake3::hash(identity.as_bytes()).to_hex();
         let path = dir.join(format!("{}.jsonl", &name[..24]));
-        let mut done = HashMap::new();
-        if let Ok(f) = std::fs::File::open(&path) {
-            for line in std::io::BufReader::new(f).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(entry) = serde_json::from_str::<ManifestEntry>(&line) {
-                    done.insert(entry.key.clone(), entry);
-                }
-            }
-        }
+        let state = load(&path);
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -49,43 +151,150 @@ impl Journal {
                 file.write_all(b"\n")?;
             }
         }
-        Ok(Journal {
+        let journal = Journal {
             path,
             file: Mutex::new(file),
-            done,
-        })
+            state: Mutex::new(state),
+        };
+        if journal.lock_state()?.header.as_ref() != Some(&header) {
+            journal.append(Record::Header { transfer: header })?;
+        }
+        Ok(journal)
+    }
+
+    fn lock_state(&self) -> std::io::Result<std::sync::MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| std::io::Error::other("journal lock poisoned"))
     }
 
     /// What an earlier run recorded for `key`.
-    pub fn get(&self, key: &str) -> Option<&ManifestEntry> {
-        self.done.get(key)
+    pub fn get(&self, key: &str) -> Option<ManifestEntry> {
+        self.lock_state().ok()?.done.get(key).cloned()
     }
 
-    /// Records that `entry` has landed. Each record is one `write` of one line, so a crash leaves at most a
-    /// torn last line.
+    /// The resumable upload in progress for `key`, if any.
+    pub fn upload(&self, key: &str) -> Option<UploadState> {
+        self.lock_state().ok()?.uploads.get(key).cloned()
+    }
+
+    /// Uploads started and never finished, by any run of this transfer.
+    pub fn unfinished_uploads(&self) -> Vec<UploadRecord> {
+        self.lock_state()
+            .map(|s| s.uploads.values().map(|u| u.upload.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Records that `entry` has landed.
     pub fn record(&self, entry: &ManifestEntry) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(entry).map_err(std::io::Error::other)?;
+        self.append(Record::Done(entry.clone()))
+    }
+
+    /// Records that a resumable upload has started (replacing any earlier one for the same key).
+    pub fn record_upload(&self, upload: &UploadRecord) -> std::io::Result<()> {
+        self.append(Record::Upload {
+            upload: upload.clone(),
+        })
+    }
+
+    /// Records that a part has landed.
+    pub fn record_part(&self, part: &PartRecord) -> std::io::Result<()> {
+        self.append(Record::Part { part: part.clone() })
+    }
+
+    /// Forgets an upload (aborted, or superseded by a new version of the source).
+    pub fn forget_upload(&self, key: &str) {
+        if let Ok(mut s) = self.lock_state() {
+            s.uploads.remove(key);
+        }
+    }
+
+    /// Each record is one `write` of one line, so a crash leaves at most a torn last line.
+    fn append(&self, record: Record) -> std::io::Result<()> {
+        let mut line = serde_json::to_vec(&record).map_err(std::io::Error::other)?;
         line.push(b'\n');
-        let mut f = self
-            .file
-            .lock()
-            .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
-        f.write_all(&line)
+        {
+            let mut f = self
+                .file
+                .lock()
+                .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
+            f.write_all(&line)?;
+        }
+        self.lock_state()?.apply(record);
+        Ok(())
     }
 
     /// Removes the journal: the transfer is complete and its manifest written.
-    pub fn finish(self) -> std::io::Result<()> {
-        drop(self.file);
-        match std::fs::remove_file(&self.path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-            _ => Ok(()),
-        }
+    pub fn finish(&self) -> std::io::Result<()> {
+        remove(&self.path)
     }
 
     /// Where the journal is.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// A journal read back without opening it for writing (for `mbx cleanup`).
+pub struct JournalContents {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its destination, if recorded.
+    pub header: Option<JournalHeader>,
+    /// Uploads started and not finished.
+    pub unfinished: Vec<UploadRecord>,
+    /// When it was last written.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+/// Every journal under `state_dir`.
+pub fn list_journals(state_dir: &Path) -> std::io::Result<Vec<JournalContents>> {
+    let mut out = Vec::new();
+    let entries = match std::fs::read_dir(journals_dir(state_dir)) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        let state = load(&path);
+        out.push(JournalContents {
+            modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
+            header: state.header,
+            unfinished: state.uploads.into_values().map(|u| u.upload).collect(),
+            path,
+        });
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
+}
+
+/// Removes a journal file; a missing one is fine.
+pub fn remove(path: &Path) -> std::io::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+fn journals_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("journals")
+}
+
+fn load(path: &Path) -> State {
+    let mut state = State::default();
+    if let Ok(f) = std::fs::File::open(path) {
+        for line in std::io::BufReader::new(f).lines() {
+            let Ok(line) = line else { break };
+            if let Ok(record) = serde_json::from_str::<Record>(&line) {
+                state.apply(record);
+            }
+        }
+    }
+    state
 }
 
 /// The directory for journals: `$MBX_STATE_DIR`, else `$XDG_STATE_HOME/mbx`, else `~/.local/state/mbx`.
@@ -115,7 +324,11 @@ mod tests {
             src_etag: Some("e".into()),
             src_mtime: None,
         };
-        let j = Journal::open(dir.path(), "x").unwrap();
+        let h = JournalHeader {
+            dst_remote: "b".into(),
+            dst_location: "fs:/b".into(),
+        };
+        let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         j.record(&e).unwrap();
         let path = j.path().to_path_buf();
         drop(j);
@@ -124,18 +337,74 @@ mod tests {
             .open(&path)
             .unwrap();
         f.write_all(b"{\"key\":\"torn").unwrap();
-        let j = Journal::open(dir.path(), "x").unwrap();
-        assert_eq!(j.get("k"), Some(&e));
+        let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
+        assert_eq!(j.get("k"), Some(e.clone()));
         let e2 = ManifestEntry {
             key: "k2".into(),
             ..e.clone()
         };
         j.record(&e2).unwrap();
         drop(j);
-        let j = Journal::open(dir.path(), "x").unwrap();
-        assert_eq!(j.get("k2"), Some(&e2));
-        assert!(Journal::open(dir.path(), "y").unwrap().get("k").is_none());
+        let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
+        assert_eq!(j.get("k2"), Some(e2));
+        assert!(
+            Journal::open(dir.path(), "y", h)
+                .unwrap()
+                .get("k")
+                .is_none()
+        );
         j.finish().unwrap();
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn keeps_the_parts_of_the_current_upload_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = JournalHeader {
+            dst_remote: "b".into(),
+            dst_location: "s3:x".into(),
+        };
+        let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
+        let up = |id: &str| UploadRecord {
+            key: "big".into(),
+            dst_key: "t/big".into(),
+            upload_id: id.into(),
+            part_size: 1024,
+            size: 4096,
+            src_etag: None,
+            src_mtime: None,
+        };
+        let part = |id: &str, n: u32| PartRecord {
+            key: "big".into(),
+            upload_id: id.into(),
+            number: n,
+            etag: format!("e{n}"),
+            size: 1024,
+            cv: "00".into(),
+        };
+        j.record_upload(&up("u1")).unwrap();
+        j.record_part(&part("u1", 1)).unwrap();
+        j.record_upload(&up("u2")).unwrap();
+        j.record_part(&part("u2", 2)).unwrap();
+        j.record_part(&part("u1", 3)).unwrap();
+        drop(j);
+        let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
+        let state = j.upload("big").unwrap();
+        assert_eq!(state.upload.upload_id, "u2");
+        assert_eq!(state.parts.keys().copied().collect::<Vec<_>>(), vec![2]);
+        let listed = list_journals(dir.path()).unwrap();
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].header.as_ref(), Some(&h));
+        assert_eq!(listed[0].unfinished.len(), 1);
+        let done = ManifestEntry {
+            key: "big".into(),
+            size: 4096,
+            blake3: "ab".into(),
+            src_etag: None,
+            src_mtime: None,
+        };
+        j.record(&done).unwrap();
+        assert!(j.upload("big").is_none());
+        assert!(j.unfinished_uploads().is_empty());
     }
 }

@@ -6,6 +6,8 @@ mod journal;
 mod manifest;
 mod plan;
 mod progress;
+mod resume;
+mod tree_hash;
 mod verify;
 
 use std::path::PathBuf;
@@ -17,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::remote::{Remote, RemotePath, join_key};
 use copy::{Copier, MemoryBudget};
-use journal::Journal;
+use journal::{Journal, JournalHeader};
 use plan::Action;
 pub use plan::{SourceObject, list_tree};
 
@@ -121,11 +123,11 @@ impl Default for TransferOptions {
 const MAX_PARTS: u64 = 10_000;
 
 impl TransferOptions {
-    /// The part size used for an object of `size` bytes: the configured one, raised so that the object fits
-    /// in [`MAX_PARTS`] parts.
+    /// The part size used for an object of `size` bytes: the configured one rounded up to a power of two,
+    /// raised so that the object fits in [`MAX_PARTS`] parts.
     pub fn part_size_for(&self, size: u64) -> u64 {
-        let min = size.div_ceil(MAX_PARTS).next_multiple_of(1 << 20);
-        self.part_size.max(min)
+        // A power of two, so that each part is a whole BLAKE3 subtree (see `tree_hash`).
+        tree_hash::aligned_part_size(self.part_size.max(size.div_ceil(MAX_PARTS)))
     }
 
     /// Bytes an object of `size` may hold in memory while it is copied: the whole object when it goes in
@@ -145,8 +147,11 @@ impl TransferOptions {
 pub struct Summary {
     /// Objects copied in this run.
     pub copied: u64,
-    /// Bytes copied in this run.
+    /// Bytes of the objects copied in this run.
     pub copied_bytes: u64,
+    /// Of `copied_bytes`, the bytes whose parts had landed in an earlier, interrupted run and were not
+    /// sent again.
+    pub resumed_bytes: u64,
     /// Objects already at the destination.
     pub skipped: u64,
     /// Bytes already at the destination.
@@ -301,21 +306,25 @@ async fn execute(
     let journal = if options.dry_run {
         None
     } else {
-        Some(
-            Journal::open(&options.state_dir, &identity).map_err(|source| {
+        let header = JournalHeader {
+            dst_remote: dst.name().to_string(),
+            dst_location: dst.config().location(),
+        };
+        Some(Arc::new(
+            Journal::open(&options.state_dir, &identity, header).map_err(|source| {
                 TransferError::Journal {
                     path: options.state_dir.clone(),
                     source,
                 }
             })?,
-        )
+        ))
     };
     let planned = plan::plan(
         src,
         dst,
         ends,
         objects,
-        journal.as_ref(),
+        journal.as_deref(),
         options.transfers * 4,
     )
     .await?;
@@ -356,6 +365,8 @@ async fn execute(
         progress: progress.clone(),
         cancel: run_cancel.clone(),
         server_side: options.server_side && src.same_store(dst),
+        journal: journal.clone(),
+        resumed_bytes: Default::default(),
     };
     let results = stream::iter(to_copy.iter())
         .map(|p| {
@@ -364,7 +375,7 @@ async fn execute(
         })
         .buffer_unordered(options.transfers.max(1));
     futures::pin_mut!(results);
-    let journal_ref = journal.as_ref();
+    let journal_ref = journal.as_deref();
     while let Some((p, result)) = results.next().await {
         match result {
             Ok(entry) => {
@@ -403,10 +414,24 @@ async fn execute(
             }
         }
     }
+    summary.resumed_bytes = copier
+        .resumed_bytes
+        .load(std::sync::atomic::Ordering::Relaxed);
     summary.interrupted |= cancel.is_cancelled();
     summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
     let complete = summary.failed.is_empty() && !summary.interrupted;
     if complete && let Some(j) = journal {
+        // Uploads of objects that left the source since an earlier run: nothing will finish them.
+        if let Some(uploads) = dst.uploads() {
+            for u in j.unfinished_uploads() {
+                if let Err(e) = uploads.abort(&u.dst_key, &u.upload_id).await {
+                    progress.note(&format!(
+                        "could not abort the unfinished upload of '{}': {e}",
+                        u.dst_key
+                    ));
+                }
+            }
+        }
         j.finish().map_err(|source| TransferError::Journal {
             path: options.state_dir.clone(),
             source,

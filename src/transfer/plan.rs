@@ -308,10 +308,8 @@ async fn decide(
     if dst_size != obj.size {
         return Action::Copy;
     }
-    for entry in [journal.and_then(|j| j.get(&obj.rel)), landed]
-        .into_iter()
-        .flatten()
-    {
+    let journaled = journal.and_then(|j| j.get(&obj.rel));
+    for entry in [journaled.as_ref(), landed].into_iter().flatten() {
         if same_source(entry, obj) {
             return Action::Skip(entry.clone());
         }

@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""Markdown tables from the raw figures of benches/transfer.sh.
+
+usage: benches/report.py RESULTS_JSONL [RESULTS_MD]
+Prints one table per dataset plus ratio lines, and writes the same text to RESULTS_MD when given.
+Each line of RESULTS_JSONL is one timed command of one round: dataset, scale, round, tool, kind (copy, read,
+verify, noop), objects, bytes (the dataset's), seconds, rss_mib, cpu_s (the command, children included),
+servers_cpu_s (both S3 servers during the command).
+"""
+import json
+import statistics
+import sys
+
+# tool -> row label, in table order
+LABELS = {
+    "mbx": "`mbx transfer` A→B (defaults)",
+    "rclone-default": "`rclone copy` A→B (defaults)",
+    "rclone-tuned": "`rclone copy` A→B, tuned ¹",
+    "rclone-wide": "`rclone copy` A→B, tuned wide ²",
+    "two-hop": "two hops: `rclone copy` A→local disk, then local→B (tuned ¹)",
+    "read-mbx": "limit, read A alone: `mbx verify` of A",
+    "read-rclone": "limit, read A alone: `rclone md5sum --download --checkers 16`",
+    "write-mbx": "limit, write B alone: `mbx transfer` local→B",
+    "write-rclone": "limit, write B alone: `rclone copy` local→B (tuned ¹)",
+    "mbx-verify": "`mbx verify` of B (reads B, checks the manifest)",
+    "rclone-check": "`rclone check --download` (reads A and B; tuned ¹)",
+    "mbx-rerun": "`mbx transfer` again, nothing to copy",
+    "rclone-rerun": "`rclone copy` again, nothing to copy (tuned ¹)",
+    "fs-mbx": "pipeline: `mbx transfer` folder→folder, same disk",
+    "cp-r": "pipeline: `cp -r` of the same folder",
+}
+RCLONE_COPIES = ("rclone-default", "rclone-tuned", "rclone-wide")
+NOTES = """¹ `--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk-size 16M --multi-thread-streams 4`
+² `--transfers 32 --checkers 64 --s3-upload-concurrency 8 --s3-chunk-size 32M --multi-thread-streams 4 --fast-list --s3-no-head`
+
+MiB/s is the dataset's size over the wall time (`rclone check` reads it twice, from A and from B); min and median
+over the rounds. Peak RSS: the largest over the rounds; CPU: median, user + system, of the command (two-hop: both
+rclone runs) and, separately, of the two S3 servers, which share the machine's cores with the tools."""
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def summary(rows):
+    rates = [r["bytes"] / 1048576 / r["seconds"] for r in rows]
+    return {
+        "rounds": len(rows),
+        "kind": rows[0]["kind"],
+        "min": min(rates),
+        "median": med(rates),
+        "seconds": med([r["seconds"] for r in rows]),
+        "rss": max(r["rss_mib"] for r in rows),
+        "cpu": med([r["cpu_s"] for r in rows]),
+        "srv": med([r["servers_cpu_s"] for r in rows]),
+    }
+
+
+def fmt_ratio(x):
+    return f"{x:.2f}" if x < 10 else f"{x:.0f}"
+
+
+def report(records):
+    out = []
+    datasets = list(dict.fromkeys(r["dataset"] for r in records))
+    for ds in datasets:
+        recs = [r for r in records if r["dataset"] == ds]
+        tools = {t: summary([r for r in recs if r["tool"] == t]) for t in dict.fromkeys(r["tool"] for r in recs)}
+        first = recs[0]
+        rounds = max(r["round"] for r in recs)
+        out.append(f"### dataset `{ds}` (scale {first['scale']:g}: {first['objects']:,} objects, "
+                   f"{first['bytes'] / 1048576:,.1f} MiB; {rounds} interleaved rounds)\n")
+        out.append("| tool | MiB/s min | MiB/s median | seconds (median) | peak RSS MiB | CPU s | servers CPU s |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        order = [t for t in LABELS if t in tools] + [t for t in tools if t not in LABELS]
+        for t in order:
+            s = tools[t]
+            rate = ("—", "—") if s["kind"] == "noop" else (f"{s['min']:.1f}", f"{s['median']:.1f}")
+            out.append(f"| {LABELS.get(t, t)} | {rate[0]} | {rate[1]} | {s['seconds']:.2f} | {s['rss']:.0f} | "
+                       f"{s['cpu']:.1f} | {s['srv']:.1f} |")
+        out.append("")
+        out.append("Ratios (medians, same run, same data):")
+        m = tools.get("mbx")
+        rc = [(tools[t]["median"], t) for t in RCLONE_COPIES if t in tools]
+        if m and rc:
+            best, bt = max(rc)
+            line = f"- transfer: mbx / rclone best ({bt}, {best:.1f} MiB/s) = **{fmt_ratio(m['median'] / best)}×**"
+            if "rclone-default" in tools:
+                line += f"; mbx / rclone defaults = {fmt_ratio(m['median'] / tools['rclone-default']['median'])}×"
+            out.append(line)
+        reads = [(tools[t]["median"], t) for t in ("read-mbx", "read-rclone") if t in tools]
+        writes = [(tools[t]["median"], t) for t in ("write-mbx", "write-rclone") if t in tools]
+        if m and reads and writes:
+            (r, rt), (w, wt) = max(reads), max(writes)
+            limit = min(r, w)
+            out.append(f"- transfer: mbx / limit = **{m['median'] / limit:.2f}** (limit = min(read A alone "
+                       f"{r:.1f} MiB/s by {rt}, write B alone {w:.1f} MiB/s by {wt}) = {limit:.1f} MiB/s)")
+        if m and "two-hop" in tools:
+            out.append(f"- transfer: mbx / manual two hops = {fmt_ratio(m['median'] / tools['two-hop']['median'])}×")
+        if "mbx-verify" in tools and "rclone-check" in tools:
+            a, b = tools["rclone-check"]["seconds"], tools["mbx-verify"]["seconds"]
+            out.append(f"- verify: `rclone check --download` / `mbx verify` time = **{fmt_ratio(a / b)}×** "
+                       f"({a:.2f} s / {b:.2f} s)")
+        if "mbx-rerun" in tools and "rclone-rerun" in tools:
+            a, b = tools["rclone-rerun"]["seconds"], tools["mbx-rerun"]["seconds"]
+            out.append(f"- no-op re-run: rclone / mbx time = **{fmt_ratio(a / b)}×** ({a:.2f} s / {b:.2f} s)")
+        if "fs-mbx" in tools and "cp-r" in tools:
+            a, b = tools["fs-mbx"]["median"], tools["cp-r"]["median"]
+            out.append(f"- pipeline: mbx folder→folder / `cp -r` = **{a / b:.2f}** ({a:.1f} / {b:.1f} MiB/s)")
+        out.append("")
+    out.append(NOTES)
+    return "\n".join(out)
+
+
+def main():
+    if len(sys.argv) not in (2, 3):
+        sys.exit(__doc__)
+    with open(sys.argv[1]) as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    if not records:
+        sys.exit(f"no results in {sys.argv[1]}")
+    text = report(records)
+    print(text)
+    if len(sys.argv) == 3:
+        with open(sys.argv[2], "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()

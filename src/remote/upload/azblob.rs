@@ -1,0 +1,263 @@
+//! Azure block blobs as resumable uploads: each part is a Put Block whose id is derived from the upload
+//! token and the part number, so a later run finds the landed parts in Get Block List (uncommitted) and
+//! commits them with Put Block List. Committing discards every other uncommitted block of the blob; blocks
+//! of an abandoned upload are discarded by the service after seven days.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use reqsign_azure_storage::{
+    Credential, DefaultCredentialProvider, RequestSigner, StaticCredentialProvider,
+};
+use reqsign_core::{Context, OsEnv, Signer};
+use serde::Deserialize;
+
+use super::http::{
+    Answer, BandwidthLimit, Http, ReqwestSend, encode_path, encode_query, error_code,
+    retryable_status,
+};
+use super::{LandedPart, UploadError, absolute_key};
+use crate::config::RemoteConfig;
+
+const API_VERSION: &str = "2021-08-06";
+
+pub(super) struct AzblobUploads {
+    config: RemoteConfig,
+    http: Http,
+    signer: Signer<Credential>,
+    /// `endpoint/container`.
+    base: String,
+}
+
+impl AzblobUploads {
+    pub(super) fn new(
+        config: &RemoteConfig,
+        limit: Option<Arc<BandwidthLimit>>,
+    ) -> Result<AzblobUploads, String> {
+        let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
+        let container = opt("container").ok_or("missing key 'container'")?;
+        let account = opt("account_name");
+        let endpoint = match (opt("endpoint"), &account) {
+            (Some(e), _) => e,
+            (None, Some(a)) => format!("https://{a}.blob.core.windows.net"),
+            (None, None) => {
+                return Err("resumable uploads need 'endpoint' or 'account_name'".into());
+            }
+        };
+        let s = &config.settings;
+        let http = Http::new(&config.name, s.timeout, s.io_timeout, limit)?;
+        let ctx = Context::new()
+            .with_file_read(reqsign_file_read_tokio::TokioFileRead)
+            .with_http_send(ReqwestSend(http.client.clone()))
+            .with_env(OsEnv);
+        let signer = match (account, opt("account_key"), opt("sas_token")) {
+            (Some(name), Some(key), _) => Signer::new(
+                ctx,
+                StaticCredentialProvider::new_shared_key(&name, &key),
+                RequestSigner::new(),
+            ),
+            (_, _, Some(sas)) => Signer::new(
+                ctx,
+                StaticCredentialProvider::new_sas_token(&sas),
+                RequestSigner::new(),
+            ),
+            _ => Signer::new(ctx, DefaultCredentialProvider::new(), RequestSigner::new()),
+        };
+        Ok(AzblobUploads {
+            config: config.clone(),
+            http,
+            signer,
+            base: format!("{}/{container}", endpoint.trim_end_matches('/')),
+        })
+    }
+
+    fn url(&self, key: &str, query: &str) -> String {
+        let path = encode_path(&absolute_key(&self.config, key));
+        format!("{}/{path}?{query}", self.base)
+    }
+
+    /// Block ids of one blob must all have the same length: the token is always 16 hex digits and the
+    /// number six digits.
+    fn block_id(upload_id: &str, number: u32) -> String {
+        BASE64.encode(format!("mbx-{upload_id}-{number:06}"))
+    }
+
+    async fn call(
+        &self,
+        what: &str,
+        method: http::Method,
+        url: String,
+        headers: &[(String, String)],
+        body: Bytes,
+        deadline: std::time::Duration,
+    ) -> Result<Answer, UploadError> {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("x-ms-version", API_VERSION);
+        if !body.is_empty() {
+            builder = builder.header(http::header::CONTENT_LENGTH, body.len());
+        }
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let (mut parts, ()) = builder
+            .body(())
+            .map_err(|e| UploadError::new(format!("{what}: bad request: {e}"), false))?
+            .into_parts();
+        self.signer.sign(&mut parts, None).await.map_err(|e| {
+            UploadError::new(
+                format!(
+                    "{what} on remote '{}': cannot sign the request: {e}",
+                    self.config.name
+                ),
+                false,
+            )
+        })?;
+        let answer = self.http.send(what, parts, body, deadline).await?;
+        if answer.status.is_success() {
+            return Ok(answer);
+        }
+        let (code, message) = error_code(&answer.body);
+        let message = message.lines().next().unwrap_or_default().to_string();
+        Err(UploadError {
+            message: format!(
+                "{what} on remote '{}': {} {code} {message}",
+                self.config.name, answer.status
+            )
+            .trim_end()
+            .to_string(),
+            retryable: retryable_status(answer.status),
+            gone: answer.status == http::StatusCode::NOT_FOUND,
+        })
+    }
+
+    pub(super) async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        data: Bytes,
+    ) -> Result<LandedPart, UploadError> {
+        let size = data.len() as u64;
+        let id = Self::block_id(upload_id, number);
+        let url = self.url(key, &format!("comp=block&blockid={}", encode_query(&id)));
+        let what = format!("uploading part {number} of '{key}'");
+        self.call(
+            &what,
+            http::Method::PUT,
+            url,
+            &[],
+            data,
+            self.http.io_timeout,
+        )
+        .await?;
+        Ok(LandedPart {
+            number,
+            etag: id,
+            size,
+        })
+    }
+
+    pub(super) async fn landed(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Vec<LandedPart>, UploadError> {
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "PascalCase")]
+        struct BlockList {
+            #[serde(default)]
+            uncommitted_blocks: Blocks,
+        }
+        #[derive(Deserialize, Default)]
+        #[serde(rename_all = "PascalCase")]
+        struct Blocks {
+            #[serde(default)]
+            block: Vec<Block>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Block {
+            name: String,
+            size: u64,
+        }
+        let what = format!("listing the blocks of '{key}'");
+        let url = self.url(key, "comp=blocklist&blocklisttype=uncommitted");
+        let answer = match self
+            .call(
+                &what,
+                http::Method::GET,
+                url,
+                &[],
+                Bytes::new(),
+                self.http.timeout,
+            )
+            .await
+        {
+            // No blob and no block yet.
+            Err(e) if e.gone => return Ok(Vec::new()),
+            other => other?,
+        };
+        let list: BlockList = quick_xml::de::from_reader(answer.body.as_ref())
+            .map_err(|e| UploadError::new(format!("{what}: unreadable answer: {e}"), true))?;
+        let prefix = format!("mbx-{upload_id}-");
+        Ok(list
+            .uncommitted_blocks
+            .block
+            .into_iter()
+            .filter_map(|b| {
+                let decoded = String::from_utf8(BASE64.decode(&b.name).ok()?).ok()?;
+                let number = decoded.strip_prefix(&prefix)?.parse().ok()?;
+                Some(LandedPart {
+                    number,
+                    etag: b.name,
+                    size: b.size,
+                })
+            })
+            .collect())
+    }
+
+    pub(super) async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[LandedPart],
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), UploadError> {
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
+        for p in parts {
+            xml.push_str(&format!(
+                "<Latest>{}</Latest>",
+                Self::block_id(upload_id, p.number)
+            ));
+        }
+        xml.push_str("</BlockList>");
+        let mut headers: Vec<(String, String)> = metadata
+            .iter()
+            .map(|(k, v)| (format!("x-ms-meta-{k}"), v.clone()))
+            .collect();
+        headers.push(("content-type".into(), "application/xml".into()));
+        let what = format!("committing the blocks of '{key}'");
+        let url = self.url(key, "comp=blocklist");
+        self.call(
+            &what,
+            http::Method::PUT,
+            url,
+            &headers,
+            Bytes::from(xml),
+            self.http.timeout * 10,
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Azure has no call that drops uncommitted blocks alone; they expire after seven days, or go when the
+    /// blob is next committed. Nothing to do here.
+    pub(super) async fn abort(&self, _key: &str, _upload_id: &str) -> Result<(), UploadError> {
+        Ok(())
+    }
+}

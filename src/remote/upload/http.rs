@@ -1,0 +1,334 @@
+//! The HTTP side of resumable uploads: one client per remote, bodies paced by the remote's bandwidth limit
+//! and watched for stalls, and errors sorted into retryable or not.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use super::UploadError;
+
+/// Body bytes handed to the connection at a time: small enough that a slow link shows progress often
+/// (which is how a stall is told from slowness) and that pacing is smooth.
+const BODY_PIECE: usize = 256 << 10;
+
+/// A bandwidth limit in bytes per second, shared by every upload to one remote. It counts KiB, so that a
+/// limit of up to 4 TiB/s fits governor's 32-bit quota.
+pub(crate) struct BandwidthLimit {
+    limiter: DefaultDirectRateLimiter,
+}
+
+impl BandwidthLimit {
+    pub(crate) fn new(bytes_per_second: u64) -> BandwidthLimit {
+        let kib = u32::try_from((bytes_per_second / 1024).max(1)).unwrap_or(u32::MAX);
+        let burst = (BODY_PIECE / 1024) as u32;
+        let quota = Quota::per_second(NonZeroU32::new(kib).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
+        BandwidthLimit {
+            limiter: RateLimiter::direct(quota),
+        }
+    }
+
+    /// Waits until `bytes` may pass, a piece at a time.
+    pub(crate) async fn take_all(&self, bytes: usize) {
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(BODY_PIECE);
+            self.take(n).await;
+            left -= n;
+        }
+    }
+
+    async fn take(&self, bytes: usize) {
+        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
+        if let Some(n) = NonZeroU32::new(kib) {
+            // A piece is never larger than the burst, so this cannot be refused.
+            let _ = self.limiter.until_n_ready(n).await;
+        }
+    }
+}
+
+/// A server's answer.
+pub(crate) struct Answer {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// One HTTP client per remote, with the remote's timeouts.
+#[derive(Clone)]
+pub(crate) struct Http {
+    pub client: reqwest::Client,
+    /// No byte of a body accepted, or no response, for this long: the connection is stalled.
+    pub io_timeout: Duration,
+    /// Deadline for a request without a large body.
+    pub timeout: Duration,
+    pub limit: Option<Arc<BandwidthLimit>>,
+    pub remote: String,
+}
+
+impl Http {
+    pub(crate) fn new(
+        remote: &str,
+        timeout: Duration,
+        io_timeout: Duration,
+        limit: Option<Arc<BandwidthLimit>>,
+    ) -> Result<Http, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        Ok(Http {
+            client,
+            io_timeout,
+            timeout,
+            limit,
+            remote: remote.to_string(),
+        })
+    }
+
+    /// Sends a signed request. A body goes out in pieces, paced by the bandwidth limit; the request fails
+    /// as a stall when no piece is taken and no answer comes for `io_timeout`, however long the whole takes.
+    pub(crate) async fn send(
+        &self,
+        what: &str,
+        parts: http::request::Parts,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Answer, UploadError> {
+        let url = parts.uri.to_string();
+        let mut req = self.client.request(parts.method.clone(), url);
+        for (name, value) in &parts.headers {
+            if name != http::header::HOST {
+                req = req.header(name, value);
+            }
+        }
+        let started = Instant::now();
+        let progress = Arc::new(AtomicU64::new(0));
+        let len = body.len();
+        let has_length = parts.headers.contains_key(http::header::CONTENT_LENGTH);
+        if len > 0 {
+            if !has_length {
+                req = req.header(http::header::CONTENT_LENGTH, len);
+            }
+            req = req.body(reqwest::Body::wrap_stream(paced(
+                body,
+                self.limit.clone(),
+                progress.clone(),
+                started,
+            )));
+        } else if !has_length
+            && parts.method != http::Method::GET
+            && parts.method != http::Method::DELETE
+            && parts.method != http::Method::HEAD
+        {
+            req = req.header(http::header::CONTENT_LENGTH, 0);
+        }
+        // With a body, silence for io_timeout is a stall however long the whole takes; without one, the
+        // request has `deadline` to answer.
+        let silence = if len > 0 { self.io_timeout } else { deadline };
+        let exchange = async {
+            let resp = req.send().await?;
+            progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            let status = resp.status();
+            let headers = resp.headers().clone();
+            let body = resp.bytes().await?;
+            Ok::<_, reqwest::Error>(Answer {
+                status,
+                headers,
+                body,
+            })
+        };
+        let watchdog = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+                let last = Duration::from_millis(progress.load(Ordering::Relaxed));
+                if started.elapsed().saturating_sub(last) > silence {
+                    return;
+                }
+            }
+        };
+        let answer = tokio::select! {
+            r = exchange => r.map_err(|e| UploadError::new(
+                format!("{what} on remote '{}': {}", self.remote, describe(&e)),
+                true,
+            ))?,
+            () = watchdog => return Err(UploadError::new(
+                format!(
+                    "{what} on remote '{}': no progress for {}s (stalled connection)",
+                    self.remote,
+                    silence.as_secs()
+                ),
+                true,
+            )),
+        };
+        Ok(answer)
+    }
+}
+
+/// The body as a stream of pieces, each waiting for the bandwidth limit and marking progress when the
+/// connection takes it.
+fn paced(
+    body: Bytes,
+    limit: Option<Arc<BandwidthLimit>>,
+    progress: Arc<AtomicU64>,
+    started: Instant,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures::stream::unfold(0usize, move |at| {
+        let body = body.clone();
+        let limit = limit.clone();
+        let progress = progress.clone();
+        async move {
+            if at >= body.len() {
+                return None;
+            }
+            let end = (at + BODY_PIECE).min(body.len());
+            if let Some(l) = &limit {
+                l.take(end - at).await;
+            }
+            progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            Some((Ok(body.slice(at..end)), end))
+        }
+    })
+}
+
+/// A network error, with its cause chain (reqwest's top-level message alone says little).
+fn describe(e: &reqwest::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Whether a status is worth another attempt.
+pub(crate) fn retryable_status(status: http::StatusCode) -> bool {
+    status.is_server_error()
+        || status == http::StatusCode::TOO_MANY_REQUESTS
+        || status == http::StatusCode::REQUEST_TIMEOUT
+}
+
+/// Percent-encodes a key for a URL path, keeping `/` (as S3 and Azure expect, and as OpenDAL does).
+pub(crate) fn encode_path(key: &str) -> String {
+    encode(key, true)
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn encode_query(value: &str) -> String {
+    encode(value, false)
+}
+
+fn encode(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Escapes text for an XML element.
+pub(crate) fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A new id for an upload that the service does not name itself (Azure, `fs`): 16 hex digits, unique
+/// across processes and runs.
+pub(crate) fn new_upload_token() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = blake3::Hasher::new();
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    h.update(&now.as_nanos().to_le_bytes());
+    h.finalize().to_hex()[..16].to_string()
+}
+
+/// Lets reqsign fetch credentials over HTTP (instance metadata, STS) with the same client.
+#[derive(Debug, Clone)]
+pub(crate) struct ReqwestSend(pub reqwest::Client);
+
+impl reqsign_core::HttpSend for ReqwestSend {
+    async fn http_send(
+        &self,
+        req: http::Request<Bytes>,
+    ) -> reqsign_core::Result<http::Response<Bytes>> {
+        let (parts, body) = req.into_parts();
+        let mut r = self
+            .0
+            .request(parts.method, parts.uri.to_string())
+            .body(body);
+        for (name, value) in &parts.headers {
+            r = r.header(name, value);
+        }
+        let resp = r.send().await.map_err(|e| {
+            reqsign_core::Error::unexpected("credential request failed").with_source(e)
+        })?;
+        let mut out = http::Response::builder().status(resp.status());
+        for (name, value) in resp.headers() {
+            out = out.header(name, value);
+        }
+        let bytes = resp.bytes().await.map_err(|e| {
+            reqsign_core::Error::unexpected("credential response failed").with_source(e)
+        })?;
+        out.body(bytes)
+            .map_err(|e| reqsign_core::Error::unexpected("bad credential response").with_source(e))
+    }
+}
+
+/// The `<Code>` and `<Message>` of an S3 or Azure XML error body, for error messages.
+pub(crate) fn error_code(body: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(body);
+    let field = |tag: &str| {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        text.find(&open)
+            .and_then(|i| {
+                let rest = &text[i + open.len()..];
+                rest.find(&close).map(|j| rest[..j].to_string())
+            })
+            .unwrap_or_default()
+    };
+    (field("Code"), field("Message"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_keys_like_opendal() {
+        assert_eq!(encode_path("a b/c+d%é"), "a%20b/c%2Bd%25%C3%A9");
+        assert_eq!(encode_query("x/y=="), "x%2Fy%3D%3D");
+    }
+
+    #[test]
+    fn reads_error_codes() {
+        let (c, m) = error_code(b"<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>");
+        assert_eq!((c.as_str(), m.as_str()), ("NoSuchUpload", "gone"));
+    }
+
+    #[test]
+    fn tokens_differ() {
+        assert_ne!(new_upload_token(), new_upload_token());
+        assert_eq!(new_upload_token().len(), 16);
+    }
+}

@@ -1,0 +1,248 @@
+//! Resumable uploads: an object written in numbered parts that survive the process, so that a transfer cut
+//! at any point (kill -9, a lost network) continues where it stopped instead of from byte zero.
+//!
+//! OpenDAL's writer keeps its multipart upload id private, so an upload it started can be neither continued
+//! nor aborted after a crash. This module speaks each service's own API instead, and the caller keeps the
+//! upload id and each landed part in its journal:
+//! - S3 and compatible stores: CreateMultipartUpload / UploadPart / ListParts / CompleteMultipartUpload /
+//!   AbortMultipartUpload, and ListMultipartUploads to find abandoned uploads;
+//! - Azure Blob: Put Block with block ids derived from the upload id and the part number, Get Block List of
+//!   the uncommitted blocks, Put Block List;
+//! - `fs`: a partial file under the root's `.mbx/partial/`, written at each part's offset and renamed into
+//!   place when complete.
+//!
+//! GCS has no such API here; objects there resume at object granularity through OpenDAL.
+
+mod azblob;
+mod fs;
+mod http;
+mod s3;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::config::{RemoteConfig, RemoteKind};
+
+pub(crate) use http::BandwidthLimit;
+
+/// A part that is stored on the server as part of an unfinished upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LandedPart {
+    /// 1-based part number.
+    pub number: u32,
+    /// The server's tag for the part (S3 ETag), needed to complete the upload.
+    pub etag: String,
+    /// Bytes in the part.
+    pub size: u64,
+}
+
+/// What a server holds of an unfinished upload.
+#[derive(Debug)]
+pub enum Landed {
+    /// The server no longer knows the upload: start again.
+    Gone,
+    /// The parts the server holds.
+    Parts(Vec<LandedPart>),
+    /// The service keeps no list of parts (`fs`): the caller's journal is the record, for parts that end
+    /// within `len` bytes.
+    Unlisted {
+        /// Bytes the partial object holds.
+        len: u64,
+    },
+}
+
+/// An unfinished upload found on a server.
+#[derive(Debug, Clone)]
+pub struct IncompleteUpload {
+    /// The object key, relative to the remote's root.
+    pub key: String,
+    /// The upload id.
+    pub upload_id: String,
+    /// When it was started, as the server reports it.
+    pub initiated: String,
+}
+
+/// A request of a resumable upload failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct UploadError {
+    /// What failed, with the remote and the key.
+    pub message: String,
+    /// Worth another attempt: a network error, a 5xx, a throttle, a stall.
+    pub retryable: bool,
+    /// The server no longer knows the upload (aborted, expired, or completed): start again.
+    pub gone: bool,
+}
+
+impl UploadError {
+    pub(crate) fn new(message: String, retryable: bool) -> UploadError {
+        UploadError {
+            message,
+            retryable,
+            gone: false,
+        }
+    }
+}
+
+/// How to run a resumable upload on one remote.
+#[derive(Clone)]
+pub struct ResumableUploads {
+    backend: Arc<Backend>,
+}
+
+impl std::fmt::Debug for ResumableUploads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &*self.backend {
+            Backend::S3(_) => "s3 multipart",
+            Backend::Azblob(_) => "azure blocks",
+            Backend::Fs(_) => "partial file",
+        };
+        f.write_str(kind)
+    }
+}
+
+enum Backend {
+    S3(s3::S3Uploads),
+    Azblob(azblob::AzblobUploads),
+    Fs(fs::FsUploads),
+}
+
+impl ResumableUploads {
+    /// The resumable upload API of this remote, or `None` for kinds without one (GCS).
+    pub(crate) fn for_remote(
+        config: &RemoteConfig,
+        limit: Option<Arc<BandwidthLimit>>,
+    ) -> Result<Option<ResumableUploads>, String> {
+        let backend = match config.kind {
+            RemoteKind::S3 | RemoteKind::Minio => Backend::S3(s3::S3Uploads::new(config, limit)?),
+            RemoteKind::Azblob => Backend::Azblob(azblob::AzblobUploads::new(config, limit)?),
+            RemoteKind::Fs => Backend::Fs(fs::FsUploads::new(config, limit)?),
+            RemoteKind::Gcs => return Ok(None),
+        };
+        Ok(Some(ResumableUploads {
+            backend: Arc::new(backend),
+        }))
+    }
+
+    /// Whether user metadata is set when the upload starts (S3) rather than when it completes.
+    pub fn metadata_at_start(&self) -> bool {
+        matches!(*self.backend, Backend::S3(_))
+    }
+
+    /// Starts an upload of `key` and returns its id. `metadata` is only used where the service takes it at
+    /// the start (see [`Self::metadata_at_start`]).
+    pub async fn begin(
+        &self,
+        key: &str,
+        metadata: &HashMap<String, String>,
+    ) -> Result<String, UploadError> {
+        match &*self.backend {
+            Backend::S3(b) => b.begin(key, metadata).await,
+            Backend::Azblob(_) | Backend::Fs(_) => Ok(http::new_upload_token()),
+        }
+    }
+
+    /// What the server holds of the upload.
+    pub async fn landed(&self, key: &str, upload_id: &str) -> Result<Landed, UploadError> {
+        Ok(match &*self.backend {
+            Backend::S3(b) => match b.landed(key, upload_id).await? {
+                Some(parts) => Landed::Parts(parts),
+                None => Landed::Gone,
+            },
+            Backend::Azblob(b) => Landed::Parts(b.landed(key, upload_id).await?),
+            Backend::Fs(b) => match b.landed(upload_id).await? {
+                Some(len) => Landed::Unlisted { len },
+                None => Landed::Gone,
+            },
+        })
+    }
+
+    /// Uploads one part. `offset` is where the part starts in the object.
+    pub async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        offset: u64,
+        data: Bytes,
+    ) -> Result<LandedPart, UploadError> {
+        match &*self.backend {
+            Backend::S3(b) => b.put_part(key, upload_id, number, data).await,
+            Backend::Azblob(b) => b.put_part(key, upload_id, number, data).await,
+            Backend::Fs(b) => b.put_part(upload_id, number, offset, data).await,
+        }
+    }
+
+    /// Makes the object out of `parts` (every part, in order). `metadata` is used where the service takes
+    /// it at the end.
+    pub async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[LandedPart],
+        size: u64,
+        metadata: &HashMap<String, String>,
+    ) -> Result<(), UploadError> {
+        match &*self.backend {
+            Backend::S3(b) => b.complete(key, upload_id, parts).await,
+            Backend::Azblob(b) => b.complete(key, upload_id, parts, metadata).await,
+            Backend::Fs(b) => b.complete(key, upload_id, size).await,
+        }
+    }
+
+    /// Discards an unfinished upload and whatever parts it holds.
+    pub async fn abort(&self, key: &str, upload_id: &str) -> Result<(), UploadError> {
+        match &*self.backend {
+            Backend::S3(b) => b.abort(key, upload_id).await,
+            Backend::Azblob(b) => b.abort(key, upload_id).await,
+            Backend::Fs(b) => b.abort(upload_id).await,
+        }
+    }
+
+    /// Unfinished uploads under `prefix`, where the service can list them (S3; `fs` partial files).
+    pub async fn list_incomplete(
+        &self,
+        prefix: &str,
+    ) -> Result<Option<Vec<IncompleteUpload>>, UploadError> {
+        match &*self.backend {
+            Backend::S3(b) => b.list_incomplete(prefix).await.map(Some),
+            Backend::Fs(b) => b.list_incomplete().await.map(Some),
+            Backend::Azblob(_) => Ok(None),
+        }
+    }
+}
+
+/// The object key under the remote's `root`, as OpenDAL builds it: the root without its leading slash,
+/// then the key.
+fn absolute_key(config: &RemoteConfig, key: &str) -> String {
+    let root = config
+        .options
+        .get("root")
+        .map(|r| r.trim_matches('/'))
+        .unwrap_or("");
+    if root.is_empty() {
+        key.to_string()
+    } else {
+        format!("{root}/{key}")
+    }
+}
+
+/// The inverse of [`absolute_key`], for keys a server lists.
+fn relative_key(config: &RemoteConfig, absolute: &str) -> String {
+    let root = config
+        .options
+        .get("root")
+        .map(|r| r.trim_matches('/'))
+        .unwrap_or("");
+    if root.is_empty() {
+        absolute.to_string()
+    } else {
+        absolute
+            .strip_prefix(root)
+            .map(|k| k.trim_start_matches('/'))
+            .unwrap_or(absolute)
+            .to_string()
+    }
+}

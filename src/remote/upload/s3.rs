@@ -1,0 +1,381 @@
+//! S3 multipart uploads by their id: create, upload a part, list the parts, complete, abort, and list the
+//! unfinished uploads of a bucket. Requests are signed with AWS SigV4 (reqsign, as OpenDAL does).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqsign_aws_v4::{
+    Credential, DefaultCredentialProvider, RequestSigner, StaticCredentialProvider,
+};
+use reqsign_core::{Context, OsEnv, Signer};
+use serde::Deserialize;
+
+use super::http::{
+    Answer, BandwidthLimit, Http, ReqwestSend, encode_path, encode_query, error_code,
+    retryable_status, xml_escape,
+};
+use super::{IncompleteUpload, LandedPart, UploadError, absolute_key, relative_key};
+use crate::config::RemoteConfig;
+
+/// A CompleteMultipartUpload of many parts can take the server a while.
+const COMPLETE_DEADLINE: Duration = Duration::from_secs(600);
+
+pub(super) struct S3Uploads {
+    config: RemoteConfig,
+    http: Http,
+    signer: Signer<Credential>,
+    /// `scheme://host[:port]` plus `/bucket` for path-style addressing.
+    base: String,
+}
+
+impl S3Uploads {
+    pub(super) fn new(
+        config: &RemoteConfig,
+        limit: Option<Arc<BandwidthLimit>>,
+    ) -> Result<S3Uploads, String> {
+        let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
+        let region = opt("region").unwrap_or_else(|| "us-east-1".into());
+        let bucket = opt("bucket").ok_or("missing key 'bucket'")?;
+        let endpoint = opt("endpoint")
+            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"))
+            .trim_end_matches('/')
+            .to_string();
+        let virtual_host = opt("enable_virtual_host_style").is_some_and(|v| v == "true");
+        let base = if virtual_host {
+            match endpoint.split_once("://") {
+                Some((scheme, host)) => format!("{scheme}://{bucket}.{host}"),
+                None => format!("https://{bucket}.{endpoint}"),
+            }
+        } else {
+            format!("{endpoint}/{bucket}")
+        };
+        let s = &config.settings;
+        let http = Http::new(&config.name, s.timeout, s.io_timeout, limit)?;
+        let ctx = Context::new()
+            .with_file_read(reqsign_file_read_tokio::TokioFileRead)
+            .with_http_send(ReqwestSend(http.client.clone()))
+            .with_env(OsEnv);
+        let request_signer = RequestSigner::new("s3", &region);
+        let signer = match (opt("access_key_id"), opt("secret_access_key")) {
+            (Some(ak), Some(sk)) => {
+                let mut p = StaticCredentialProvider::new(&ak, &sk);
+                if let Some(token) = opt("session_token") {
+                    p = p.with_session_token(&token);
+                }
+                Signer::new(ctx, p, request_signer)
+            }
+            _ => Signer::new(ctx, DefaultCredentialProvider::new(), request_signer),
+        };
+        Ok(S3Uploads {
+            config: config.clone(),
+            http,
+            signer,
+            base,
+        })
+    }
+
+    fn url(&self, key: &str, query: &str) -> String {
+        let path = encode_path(&absolute_key(&self.config, key));
+        if query.is_empty() {
+            format!("{}/{path}", self.base)
+        } else {
+            format!("{}/{path}?{query}", self.base)
+        }
+    }
+
+    async fn call(
+        &self,
+        what: &str,
+        method: http::Method,
+        url: String,
+        headers: &[(String, String)],
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Answer, UploadError> {
+        let mut builder = http::Request::builder()
+            .method(method)
+            .uri(&url)
+            .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let (mut parts, ()) = builder
+            .body(())
+            .map_err(|e| UploadError::new(format!("{what}: bad request: {e}"), false))?
+            .into_parts();
+        self.signer.sign(&mut parts, None).await.map_err(|e| {
+            UploadError::new(
+                format!(
+                    "{what} on remote '{}': cannot sign the request: {e}",
+                    self.config.name
+                ),
+                false,
+            )
+        })?;
+        let answer = self.http.send(what, parts, body, deadline).await?;
+        let (status, bytes) = (answer.status, &answer.body);
+        // CompleteMultipartUpload can answer 200 with an error in the body.
+        let error_in_body = status.is_success() && bytes.starts_with(b"<?xml") && {
+            let (code, _) = error_code(bytes);
+            !code.is_empty() && bytes.windows(7).any(|w| w == b"<Error>")
+        };
+        if status.is_success() && !error_in_body {
+            return Ok(answer);
+        }
+        let (code, message) = error_code(bytes);
+        Err(UploadError {
+            message: format!(
+                "{what} on remote '{}': {status} {code} {message}",
+                self.config.name
+            )
+            .trim_end()
+            .to_string(),
+            retryable: retryable_status(status) || code == "SlowDown" || code == "InternalError",
+            gone: code == "NoSuchUpload" || status == http::StatusCode::NOT_FOUND,
+        })
+    }
+
+    pub(super) async fn begin(
+        &self,
+        key: &str,
+        metadata: &HashMap<String, String>,
+    ) -> Result<String, UploadError> {
+        let headers: Vec<(String, String)> = metadata
+            .iter()
+            .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone()))
+            .collect();
+        let what = format!("starting the upload of '{key}'");
+        let body = self
+            .call(
+                &what,
+                http::Method::POST,
+                self.url(key, "uploads"),
+                &headers,
+                Bytes::new(),
+                self.http.timeout,
+            )
+            .await?;
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Initiated {
+            upload_id: String,
+        }
+        let parsed: Initiated = quick_xml::de::from_reader(body.body.as_ref())
+            .map_err(|e| UploadError::new(format!("{what}: unreadable answer: {e}"), true))?;
+        Ok(parsed.upload_id)
+    }
+
+    pub(super) async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        data: Bytes,
+    ) -> Result<LandedPart, UploadError> {
+        let size = data.len() as u64;
+        let what = format!("uploading part {number} of '{key}'");
+        let url = self.url(
+            key,
+            &format!("partNumber={number}&uploadId={}", encode_query(upload_id)),
+        );
+        let answer = self
+            .call(
+                &what,
+                http::Method::PUT,
+                url,
+                &[],
+                data,
+                self.http.io_timeout,
+            )
+            .await?;
+        let etag = answer
+            .headers
+            .get(http::header::ETAG)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                UploadError::new(
+                    format!("{what}: the server sent no ETag for the part"),
+                    true,
+                )
+            })?;
+        Ok(LandedPart { number, etag, size })
+    }
+
+    pub(super) async fn landed(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<LandedPart>>, UploadError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct ListParts {
+            #[serde(default)]
+            part: Vec<Part>,
+            #[serde(default)]
+            is_truncated: bool,
+            next_part_number_marker: Option<u32>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Part {
+            part_number: u32,
+            #[serde(rename = "ETag")]
+            etag: String,
+            size: u64,
+        }
+        let what = format!("listing the parts of '{key}'");
+        let mut out = Vec::new();
+        let mut marker = 0u32;
+        loop {
+            let url = self.url(
+                key,
+                &format!(
+                    "part-number-marker={marker}&uploadId={}",
+                    encode_query(upload_id)
+                ),
+            );
+            let body = match self
+                .call(
+                    &what,
+                    http::Method::GET,
+                    url,
+                    &[],
+                    Bytes::new(),
+                    self.http.timeout,
+                )
+                .await
+            {
+                Err(e) if e.gone => return Ok(None),
+                other => other?,
+            };
+            let page: ListParts = quick_xml::de::from_reader(body.body.as_ref())
+                .map_err(|e| UploadError::new(format!("{what}: unreadable answer: {e}"), true))?;
+            out.extend(page.part.into_iter().map(|p| LandedPart {
+                number: p.part_number,
+                etag: p.etag,
+                size: p.size,
+            }));
+            match page.next_part_number_marker {
+                Some(next) if page.is_truncated && next > marker => marker = next,
+                _ => break,
+            }
+        }
+        Ok(Some(out))
+    }
+
+    pub(super) async fn complete(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[LandedPart],
+    ) -> Result<(), UploadError> {
+        let mut xml = String::from("<CompleteMultipartUpload>");
+        for p in parts {
+            xml.push_str(&format!(
+                "<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>",
+                p.number,
+                xml_escape(&p.etag)
+            ));
+        }
+        xml.push_str("</CompleteMultipartUpload>");
+        let what = format!("completing the upload of '{key}'");
+        let url = self.url(key, &format!("uploadId={}", encode_query(upload_id)));
+        let headers = [("content-type".to_string(), "application/xml".to_string())];
+        self.call(
+            &what,
+            http::Method::POST,
+            url,
+            &headers,
+            Bytes::from(xml),
+            COMPLETE_DEADLINE,
+        )
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn abort(&self, key: &str, upload_id: &str) -> Result<(), UploadError> {
+        let what = format!("aborting the upload of '{key}'");
+        let url = self.url(key, &format!("uploadId={}", encode_query(upload_id)));
+        match self
+            .call(
+                &what,
+                http::Method::DELETE,
+                url,
+                &[],
+                Bytes::new(),
+                self.http.timeout,
+            )
+            .await
+        {
+            Err(e) if e.gone => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    pub(super) async fn list_incomplete(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<IncompleteUpload>, UploadError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Listing {
+            #[serde(default)]
+            upload: Vec<Upload>,
+            #[serde(default)]
+            is_truncated: bool,
+            next_key_marker: Option<String>,
+            next_upload_id_marker: Option<String>,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct Upload {
+            key: String,
+            upload_id: String,
+            #[serde(default)]
+            initiated: String,
+        }
+        let what = "listing unfinished uploads";
+        let abs_prefix = absolute_key(&self.config, prefix);
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker) = (String::new(), String::new());
+        loop {
+            let mut query = format!("uploads&prefix={}", encode_query(&abs_prefix));
+            if !key_marker.is_empty() {
+                query.push_str(&format!(
+                    "&key-marker={}&upload-id-marker={}",
+                    encode_query(&key_marker),
+                    encode_query(&id_marker)
+                ));
+            }
+            let url = format!("{}/?{query}", self.base);
+            let body = self
+                .call(
+                    what,
+                    http::Method::GET,
+                    url,
+                    &[],
+                    Bytes::new(),
+                    self.http.timeout,
+                )
+                .await?;
+            let page: Listing = quick_xml::de::from_reader(body.body.as_ref())
+                .map_err(|e| UploadError::new(format!("{what}: unreadable answer: {e}"), true))?;
+            out.extend(page.upload.into_iter().map(|u| IncompleteUpload {
+                key: relative_key(&self.config, &u.key),
+                upload_id: u.upload_id,
+                initiated: u.initiated,
+            }));
+            match (page.next_key_marker, page.next_upload_id_marker) {
+                (Some(k), Some(i)) if page.is_truncated && (k != key_marker || i != id_marker) => {
+                    key_marker = k;
+                    id_marker = i;
+                }
+                _ => break,
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,469 @@
+//! Copying one large object as a resumable upload: parts are read from the source by range, hashed, sent,
+//! and journaled one by one, so that a run cut at any point re-sends at most the parts that were in flight.
+//!
+//! A re-run finds the upload in the journal, asks the server which parts it holds, and sends only the
+//! others. The object's BLAKE3 is merged from the parts' chaining values (see `tree_hash`), so no landed
+//! part is ever read again. A source whose size, ETag or modification time changed since the upload began
+//! starts a new upload (the old one is aborted): two versions are never spliced.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+use bytes::Bytes;
+use futures::stream::{self, StreamExt};
+
+use super::copy::{Copier, CopyError};
+use super::journal::{Journal, PartRecord, UploadRecord};
+use super::plan::PlannedObject;
+use super::tree_hash;
+use crate::remote::{Landed, LandedPart, ResumableUploads, UploadError};
+
+impl CopyError {
+    fn upload(e: UploadError) -> CopyError {
+        CopyError {
+            message: e.message,
+            retryable: e.retryable || e.gone,
+            cancelled: false,
+        }
+    }
+
+    fn journal(e: std::io::Error) -> CopyError {
+        CopyError {
+            message: format!(
+                "cannot write the journal (set MBX_STATE_DIR to a writable folder): {e}"
+            ),
+            retryable: false,
+            cancelled: false,
+        }
+    }
+}
+
+/// An upload being continued: its id and the parts already on the server, with their journal records.
+struct Resumed {
+    upload_id: String,
+    landed: BTreeMap<u32, PartRecord>,
+    /// Every part had landed and the server no longer knows the upload: the interrupted run may have
+    /// completed it.
+    maybe_completed: bool,
+}
+
+impl Copier {
+    /// Copies `obj` as a resumable upload on `uploads`; see the module documentation.
+    pub(super) async fn copy_resumable(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        journal: &Journal,
+    ) -> Result<blake3::Hash, CopyError> {
+        let size = obj.src.size;
+        let part_size = self.options.part_size_for(size);
+        let _mem = self
+            .budget
+            .reserve(self.options.object_footprint(size))
+            .await?;
+        let mut resumed = self
+            .resume_or_begin(obj, uploads, journal, part_size)
+            .await?;
+        if resumed.maybe_completed {
+            if let Some(hash) = self.already_completed(obj, part_size, &resumed).await {
+                return Ok(hash);
+            }
+            journal.forget_upload(&obj.src.rel);
+            resumed = self.begin(obj, uploads, journal, part_size).await?;
+        }
+        let upload_id = resumed.upload_id.clone();
+        let bar = self.progress.object_started(&obj.src.key, size);
+        let resumed_bytes: u64 = resumed.landed.values().map(|p| p.size).sum();
+        bar.inc(resumed_bytes);
+        self.progress.add_bytes(resumed_bytes);
+        let parts_total = size.div_ceil(part_size).max(1) as u32;
+        let missing: Vec<u32> = (1..=parts_total)
+            .filter(|n| !resumed.landed.contains_key(n))
+            .collect();
+        let in_flight = (self.options.parts_in_flight + self.options.read_ahead).max(1);
+        let mut landed = resumed.landed;
+        let mut sent = 0u64;
+        let mut results = stream::iter(missing)
+            .map(|n| self.send_part(obj, uploads, &upload_id, n, part_size))
+            .buffer_unordered(in_flight);
+        let mut failure = None;
+        while let Some(result) = results.next().await {
+            match result {
+                Ok(part) => {
+                    journal.record_part(&part).map_err(CopyError::journal)?;
+                    bar.inc(part.size);
+                    sent += part.size;
+                    landed.insert(part.number, part);
+                }
+                Err(e) => {
+                    // Let the other parts in flight land (and be journaled) unless the run is stopping.
+                    if e.cancelled || failure.is_none() {
+                        failure = Some(e);
+                    }
+                    if self.cancel.is_cancelled() {
+                        break;
+                    }
+                }
+            }
+        }
+        drop(results);
+        if let Some(e) = failure {
+            self.progress.sub_bytes(sent + resumed_bytes);
+            if !e.retryable && !e.cancelled {
+                // The source changed or cannot be read as listed: this upload can never complete.
+                let _ = uploads.abort(&obj.dst_key, &upload_id).await;
+                journal.forget_upload(&obj.src.rel);
+            }
+            return Err(e);
+        }
+        let hash = merged_hash(&landed, part_size, size)?;
+        if let Some(expected) = &obj.expected_blake3
+            && *expected != hash.to_hex().as_str()
+        {
+            // Never complete an upload whose content differs from what the source vouches for.
+            let _ = uploads.abort(&obj.dst_key, &upload_id).await;
+            journal.forget_upload(&obj.src.rel);
+            self.progress.sub_bytes(sent + resumed_bytes);
+            return Err(CopyError {
+                message: format!(
+                    "'{}' does not match the source manifest's blake3",
+                    obj.src.key
+                ),
+                retryable: true,
+                cancelled: false,
+            });
+        }
+        let parts: Vec<LandedPart> = landed
+            .values()
+            .map(|p| LandedPart {
+                number: p.number,
+                etag: p.etag.clone(),
+                size: p.size,
+            })
+            .collect();
+        let metadata = self
+            .user_metadata(obj, Some(hash.to_hex().to_string()))
+            .unwrap_or_default();
+        let complete = || async {
+            uploads
+                .complete(&obj.dst_key, &upload_id, &parts, size, &metadata)
+                .await
+        };
+        let completed = complete
+            .retry(self.part_backoff())
+            .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
+            .await;
+        if let Err(e) = completed {
+            self.progress.sub_bytes(sent + resumed_bytes);
+            return Err(CopyError::upload(e));
+        }
+        self.resumed_bytes
+            .fetch_add(resumed_bytes, std::sync::atomic::Ordering::Relaxed);
+        Ok(hash)
+    }
+
+    /// Continues the journaled upload of `obj` if the server still has it and the source is the version
+    /// it began with; otherwise aborts it and starts a new one.
+    async fn resume_or_begin(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        journal: &Journal,
+        part_size: u64,
+    ) -> Result<Resumed, CopyError> {
+        if let Some(state) = journal.upload(&obj.src.rel) {
+            let u = &state.upload;
+            let same_version = u.size == obj.src.size
+                && u.src_etag == obj.src.etag
+                && u.src_mtime == obj.src.mtime
+                && u.part_size == part_size
+                && u.dst_key == obj.dst_key;
+            if same_version {
+                let on_server = uploads
+                    .landed(&obj.dst_key, &u.upload_id)
+                    .await
+                    .map_err(CopyError::upload)?;
+                let landed: BTreeMap<u32, PartRecord> = match on_server {
+                    Landed::Gone => {
+                        let parts_total = obj.src.size.div_ceil(part_size).max(1) as usize;
+                        if state.parts.len() == parts_total {
+                            return Ok(Resumed {
+                                upload_id: u.upload_id.clone(),
+                                landed: state.parts,
+                                maybe_completed: true,
+                            });
+                        }
+                        // Aborted or expired: start again.
+                        journal.forget_upload(&obj.src.rel);
+                        return self.begin(obj, uploads, journal, part_size).await;
+                    }
+                    Landed::Parts(listed) => {
+                        let listed: HashMap<u32, LandedPart> =
+                            listed.into_iter().map(|p| (p.number, p)).collect();
+                        state
+                            .parts
+                            .into_iter()
+                            .filter(|(n, rec)| {
+                                listed.get(n).is_some_and(|p| {
+                                    p.size == rec.size && same_tag(&p.etag, &rec.etag)
+                                })
+                            })
+                            .collect()
+                    }
+                    Landed::Unlisted { len } => state
+                        .parts
+                        .into_iter()
+                        .filter(|(n, rec)| u64::from(*n - 1) * part_size + rec.size <= len)
+                        .collect(),
+                };
+                return Ok(Resumed {
+                    upload_id: u.upload_id.clone(),
+                    landed,
+                    maybe_completed: false,
+                });
+            }
+            // The source changed (or the settings did): the old parts can never be used.
+            let _ = uploads.abort(&u.dst_key, &u.upload_id).await;
+            journal.forget_upload(&obj.src.rel);
+        }
+        self.begin(obj, uploads, journal, part_size).await
+    }
+
+    /// Starts a new upload and journals it.
+    async fn begin(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        journal: &Journal,
+        part_size: u64,
+    ) -> Result<Resumed, CopyError> {
+        // Metadata set at the start can carry the hash only when the source manifest vouches for it.
+        let metadata = if uploads.metadata_at_start() {
+            self.user_metadata(obj, obj.expected_blake3.clone())
+                .unwrap_or_default()
+        } else {
+            HashMap::new()
+        };
+        let start = || async { uploads.begin(&obj.dst_key, &metadata).await };
+        let upload_id = start
+            .retry(self.part_backoff())
+            .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
+            .await
+            .map_err(CopyError::upload)?;
+        journal
+            .record_upload(&UploadRecord {
+                key: obj.src.rel.clone(),
+                dst_key: obj.dst_key.clone(),
+                upload_id: upload_id.clone(),
+                part_size,
+                size: obj.src.size,
+                src_etag: obj.src.etag.clone(),
+                src_mtime: obj.src.mtime.clone(),
+            })
+            .map_err(CopyError::journal)?;
+        Ok(Resumed {
+            upload_id,
+            landed: BTreeMap::new(),
+            maybe_completed: false,
+        })
+    }
+
+    /// A journaled upload whose every part landed is gone from the server: did the interrupted run complete
+    /// it? It did if the destination object has the object's size and, where the store has multipart ETags,
+    /// the one those very parts make. Returns the object's hash then.
+    async fn already_completed(
+        &self,
+        obj: &PlannedObject,
+        part_size: u64,
+        resumed: &Resumed,
+    ) -> Option<blake3::Hash> {
+        let stat = self.dst.op().stat(&obj.dst_key).await.ok()?;
+        let etag_matches = match stat.etag() {
+            Some(e) if e.trim_matches('"').contains('-') => same_tag(
+                e,
+                &multipart_etag(resumed.landed.values().map(|p| p.etag.as_str())),
+            ),
+            // Stores without multipart ETags (fs, Azure): only our own rename or commit makes the object.
+            _ => true,
+        };
+        if stat.content_length() != obj.src.size || !etag_matches {
+            return None;
+        }
+        merged_hash(&resumed.landed, part_size, obj.src.size).ok()
+    }
+
+    /// Reads part `number` from the source, hashes it and uploads it, retrying the upload alone.
+    async fn send_part(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        upload_id: &str,
+        number: u32,
+        part_size: u64,
+    ) -> Result<PartRecord, CopyError> {
+        let offset = u64::from(number - 1) * part_size;
+        let len = part_size.min(obj.src.size - offset);
+        let data = self.read_range(obj, offset, len).await?;
+        let size = obj.src.size;
+        let hashed = data.clone();
+        let cv = tokio::task::spawn_blocking(move || tree_hash::part_value(&hashed, offset, size))
+            .await
+            .map_err(|e| CopyError {
+                message: format!("hashing a part of '{}': {e}", obj.src.key),
+                retryable: false,
+                cancelled: false,
+            })?;
+        let put = || {
+            let data = data.clone();
+            async move {
+                uploads
+                    .put_part(&obj.dst_key, upload_id, number, offset, data)
+                    .await
+            }
+        };
+        let landed = tokio::select! {
+            r = put
+                .retry(self.part_backoff())
+                .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
+                .notify(|e, after| self.progress.note(&format!(
+                    "retrying part {number} of {} in {:.1}s: {e}", obj.dst_key, after.as_secs_f64()
+                ))) => r.map_err(CopyError::upload)?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        self.progress.add_bytes(len);
+        Ok(PartRecord {
+            key: obj.src.rel.clone(),
+            upload_id: upload_id.to_string(),
+            number,
+            etag: landed.etag,
+            size: landed.size,
+            cv: blake3::Hash::from_bytes(cv).to_hex().to_string(),
+        })
+    }
+
+    /// One ranged read of the source, pinned to the listed version where the store supports it.
+    async fn read_range(
+        &self,
+        obj: &PlannedObject,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, CopyError> {
+        let mut read = self
+            .src
+            .op()
+            .read_with(&obj.src.key)
+            .range(offset..offset + len);
+        if let Some(etag) = self.if_match(obj) {
+            read = read.if_match(etag);
+        }
+        let buf = tokio::select! {
+            r = read => r.map_err(|e| {
+                let changed = e.kind() == opendal::ErrorKind::ConditionNotMatch;
+                CopyError {
+                    message: if changed {
+                        format!("'{}' changed on remote '{}' while it was copied", obj.src.key, self.src.name())
+                    } else {
+                        format!("reading '{}' on remote '{}': {e}", obj.src.key, self.src.name())
+                    },
+                    retryable: !changed,
+                    cancelled: false,
+                }
+            })?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        if buf.len() as u64 != len {
+            return Err(CopyError {
+                message: format!(
+                    "'{}' changed while it was read: expected {len} bytes at offset {offset}, got {}",
+                    obj.src.key,
+                    buf.len()
+                ),
+                retryable: false,
+                cancelled: false,
+            });
+        }
+        Ok(buf.to_bytes())
+    }
+
+    /// Retries of one request of an upload: patient, since a flaky link is what resume is for.
+    fn part_backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(Duration::from_millis(200))
+            .with_max_delay(Duration::from_secs(20))
+            .with_max_times(self.dst.config().settings.retries.max(3))
+            .with_jitter()
+    }
+}
+
+/// The object's BLAKE3 from its parts' chaining values.
+fn merged_hash(
+    landed: &BTreeMap<u32, PartRecord>,
+    part_size: u64,
+    size: u64,
+) -> Result<blake3::Hash, CopyError> {
+    let values: Option<Vec<[u8; 32]>> = landed
+        .values()
+        .map(|p| blake3::Hash::from_hex(&p.cv).ok().map(|h| *h.as_bytes()))
+        .collect();
+    values
+        .and_then(|v| tree_hash::object_hash(&v, part_size, size))
+        .ok_or_else(|| CopyError {
+            message: "the journal's part hashes do not cover the object; run again".into(),
+            retryable: true,
+            cancelled: false,
+        })
+}
+
+/// ETags compare without their quotes (servers differ in whether they quote in listings).
+fn same_tag(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
+}
+
+/// The ETag S3 gives an object completed from parts with these (MD5) ETags: the MD5 of their
+/// concatenated binary digests, then `-` and the part count.
+fn multipart_etag<'a>(part_etags: impl Iterator<Item = &'a str>) -> String {
+    let mut digests = Vec::new();
+    let mut count = 0;
+    for e in part_etags {
+        count += 1;
+        let hex = e.trim_matches('"');
+        for i in (0..hex.len().saturating_sub(1)).step_by(2) {
+            if let Ok(b) = u8::from_str_radix(&hex[i..i + 2], 16) {
+                digests.push(b);
+            }
+        }
+    }
+    use md5::Digest;
+    let digest = md5::Md5::digest(&digests);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{hex}-{count}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multipart_etag_is_the_md5_of_the_part_md5s() {
+        // Two parts whose ETags are the MD5s of "a" and "b".
+        let parts = [
+            "\"0cc175b9c0f1b6a831c399e269772661\"",
+            "92eb5ffee6ae2fec3ad71c777531578f",
+        ];
+        let mut both = Vec::new();
+        for p in parts {
+            let h = p.trim_matches('"');
+            for i in (0..h.len()).step_by(2) {
+                both.push(u8::from_str_radix(&h[i..i + 2], 16).unwrap());
+            }
+        }
+        use md5::Digest;
+        let want: String = md5::Md5::digest(&both)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(multipart_etag(parts.into_iter()), format!("{want}-2"));
+        assert!(same_tag("\"x-2\"", "x-2"));
+    }
+}
