@@ -2,6 +2,7 @@
 
 mod backup;
 mod check;
+mod cleanup;
 mod ls;
 mod remotes;
 mod transfer;
@@ -59,6 +60,8 @@ enum Command {
     Transfer(transfer::Args),
     /// Re-read a tree written by mbx and check every object against its manifest.
     Verify(transfer::VerifyArgs),
+    /// Abort the unfinished uploads of abandoned transfers and remove their journals.
+    Cleanup(cleanup::Args),
     /// Back up Milvus collections into a remote, in milvus-backup's layout.
     Create(backup::CreateArgs),
     /// Restore a backup into the Milvus of a remote.
@@ -149,6 +152,7 @@ pub fn main() -> ExitCode {
             Command::Ls(args) => ls::run(&ctx, args).await,
             Command::Transfer(args) => transfer::run(&ctx, args).await,
             Command::Verify(args) => transfer::verify(&ctx, args).await,
+            Command::Cleanup(args) => cleanup::run(&ctx, args).await,
             Command::Create(args) => backup::create(&ctx, args).await,
             Command::Restore(args) => backup::restore(&ctx, args).await,
             Command::List(args) => backup::list(&ctx, args).await,

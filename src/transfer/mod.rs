@@ -1,6 +1,7 @@
 //! The transfer engine: plan (list and diff) → copy (stream, hash, multipart) → manifest → verify, with a
 //! journal so that an interrupted run resumes without re-sending what already landed.
 
+mod cleanup;
 mod copy;
 mod journal;
 mod manifest;
@@ -23,6 +24,7 @@ use journal::{Journal, JournalHeader};
 use plan::Action;
 pub use plan::{SourceObject, list_tree};
 
+pub use cleanup::{CleanedUpload, CleanupReport, cleanup_journals, cleanup_remote};
 pub use journal::default_state_dir;
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry};
 pub use progress::{Progress, ProgressMode};

@@ -1,0 +1,181 @@
+//! Cleaning up after abandoned transfers: the unfinished uploads their journals name (aborted on the
+//! destination) and the journals themselves; or, for one remote, every unfinished upload the server lists.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use super::journal::{self, JournalContents};
+use crate::config::RemotesConfig;
+use crate::remote::Remote;
+
+/// One unfinished upload that cleanup found.
+#[derive(Debug, Clone, Serialize)]
+pub struct CleanedUpload {
+    /// The remote it is on.
+    pub remote: String,
+    /// Its key (empty for `fs` partial files, which are named by upload id only).
+    pub key: String,
+    /// The upload id.
+    pub upload_id: String,
+    /// `aborted`, `would abort` (dry run), `kept (too recent)`, or why it could not be aborted.
+    pub outcome: String,
+}
+
+/// What a cleanup did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CleanupReport {
+    /// Uploads found and what became of each.
+    pub uploads: Vec<CleanedUpload>,
+    /// Journals removed (or that would be, in a dry run).
+    pub journals_removed: Vec<PathBuf>,
+    /// Journals kept: too recent, or naming a remote that could not be opened.
+    pub journals_kept: Vec<(PathBuf, String)>,
+}
+
+impl CleanupReport {
+    /// True when nothing failed.
+    pub fn ok(&self) -> bool {
+        self.uploads.iter().all(|u| {
+            matches!(
+                u.outcome.as_str(),
+                "aborted" | "would abort" | "kept (too recent)"
+            )
+        })
+    }
+}
+
+/// Aborts the unfinished uploads of every journal under `state_dir` not written for `older_than`, and
+/// removes those journals: the transfers they belong to are abandoned, and a re-run would start them over.
+pub async fn cleanup_journals(
+    remotes: &RemotesConfig,
+    state_dir: &Path,
+    older_than: Duration,
+    dry_run: bool,
+) -> std::io::Result<CleanupReport> {
+    let mut report = CleanupReport::default();
+    let now = SystemTime::now();
+    for j in journal::list_journals(state_dir)? {
+        let age = j
+            .modified
+            .and_then(|m| now.duration_since(m).ok())
+            .unwrap_or_default();
+        if age < older_than {
+            report
+                .journals_kept
+                .push((j.path.clone(), format!("written {}s ago", age.as_secs())));
+            continue;
+        }
+        match abort_journal_uploads(remotes, &j, dry_run, &mut report).await {
+            Ok(()) => {
+                if !dry_run {
+                    journal::remove(&j.path)?;
+                }
+                report.journals_removed.push(j.path);
+            }
+            Err(why) => report.journals_kept.push((j.path, why)),
+        }
+    }
+    Ok(report)
+}
+
+async fn abort_journal_uploads(
+    remotes: &RemotesConfig,
+    j: &JournalContents,
+    dry_run: bool,
+    report: &mut CleanupReport,
+) -> Result<(), String> {
+    if j.unfinished.is_empty() {
+        return Ok(());
+    }
+    let Some(header) = &j.header else {
+        return Err("it does not name its destination (written by an older mbx)".into());
+    };
+    let config = remotes
+        .get(&header.dst_remote)
+        .map_err(|e| format!("its destination: {e}"))?;
+    if config.location() != header.dst_location {
+        return Err(format!(
+            "remote '{}' now points elsewhere ({}), not at {}",
+            header.dst_remote,
+            config.location(),
+            header.dst_location
+        ));
+    }
+    let remote = Remote::open(config).map_err(|e| e.to_string())?;
+    let Some(uploads) = remote.uploads() else {
+        return Ok(());
+    };
+    let mut failed = false;
+    for u in &j.unfinished {
+        let outcome = if dry_run {
+            "would abort".to_string()
+        } else {
+            match uploads.abort(&u.dst_key, &u.upload_id).await {
+                Ok(()) => "aborted".to_string(),
+                Err(e) => {
+                    failed = true;
+                    e.message
+                }
+            }
+        };
+        report.uploads.push(CleanedUpload {
+            remote: header.dst_remote.clone(),
+            key: u.dst_key.clone(),
+            upload_id: u.upload_id.clone(),
+            outcome,
+        });
+    }
+    if failed {
+        return Err("some uploads could not be aborted; run cleanup again".into());
+    }
+    Ok(())
+}
+
+/// Aborts every unfinished upload that `remote`'s server lists under `prefix` and that started more than
+/// `older_than` ago, whoever started it (like `rclone cleanup`). `None` when the remote cannot list them.
+pub async fn cleanup_remote(
+    remote: &Remote,
+    prefix: &str,
+    older_than: Duration,
+    dry_run: bool,
+) -> Result<Option<CleanupReport>, String> {
+    let Some(uploads) = remote.uploads() else {
+        return Ok(None);
+    };
+    let Some(found) = uploads
+        .list_incomplete(prefix)
+        .await
+        .map_err(|e| e.message)?
+    else {
+        return Ok(None);
+    };
+    let now = chrono::Utc::now();
+    let mut report = CleanupReport::default();
+    for u in found {
+        let started = chrono::DateTime::parse_from_rfc3339(&u.initiated)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .ok();
+        let age = started
+            .and_then(|t| (now - t).to_std().ok())
+            .unwrap_or(Duration::MAX);
+        let outcome = if age < older_than {
+            "kept (too recent)".to_string()
+        } else if dry_run {
+            "would abort".to_string()
+        } else {
+            match uploads.abort(&u.key, &u.upload_id).await {
+                Ok(()) => "aborted".to_string(),
+                Err(e) => e.message,
+            }
+        };
+        report.uploads.push(CleanedUpload {
+            remote: remote.name().to_string(),
+            key: u.key,
+            upload_id: u.upload_id,
+            outcome,
+        });
+    }
+    Ok(Some(report))
+}
