@@ -31,7 +31,7 @@ LABELS = {
 }
 RCLONE_COPIES = ("rclone-default", "rclone-tuned", "rclone-wide")
 NOTES = """¹ `--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk-size 16M --multi-thread-streams 4`
-² `--transfers 32 --checkers 64 --s3-upload-concurrency 8 --s3-chunk-size 32M --multi-thread-streams 4 --fast-list --s3-no-head`
+² `--transfers 32 --checkers 64 --s3-upload-concurrency 8 --s3-chunk-size 32M --multi-thread-streams 4 --s3-no-head`
 
 MiB/s is the dataset's size over the wall time (`rclone check` reads it twice, from A and from B); min and median
 over the rounds. Peak RSS: the largest over the rounds; CPU: median, user + system, of the command (two-hop: both

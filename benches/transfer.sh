@@ -17,8 +17,11 @@
 #   MBX_BENCH_DIR        work folder (default /tmp/mbx-bench); wiped at start except for datasets/, where the
 #                        generated datasets are kept across runs, one folder per dataset name and scale
 #   MBX_BENCH_PORT_BASE  the two S3 servers listen on this port and the next (default 19400)
-# Output: a markdown table per dataset plus ratio lines, on stdout and in $WORK/results.md; the raw figures of
-# every round in $WORK/results.jsonl (benches/report.py turns that file into the tables again).
+# Output: a markdown table per dataset plus ratio lines, on stdout and in $WORK/results.md (progress, one line per
+# timed command, on stderr); the raw figures of every round in $WORK/results.jsonl, from which
+# `benches/report.py $WORK/results.jsonl` prints the tables again. Every command's output is in $WORK/logs/.
+# Each copy starts on an empty destination (checked, on disk and through S3) and must leave exactly the dataset's
+# objects and bytes there; the benchmark stops at the first command that fails or copies too little.
 # Needs: rclone (Debian package), /usr/bin/time (Debian package `time`), python3. Servers: s3s-fs from
 # tests/servers/ (objects are plain files under $WORK/servers/{a,b}/root/mbx/, which is how the destination is
 # emptied and counted).
@@ -35,7 +38,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#DATASETS[@]} -gt 0 ] || DATASETS=(big small mixed)
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "--rounds: a positive integer, not '$ROUNDS'" >&2; exit 2; }
-SCALE=$(python3 -c "import sys; s = float(sys.argv[1]); assert s > 0; print(repr(s))" "${MBX_BENCH_SCALE:-1.0}") \
+SCALE=$(python3 -c "import sys; s = float(sys.argv[1]); assert s > 0; print(repr(s))" "${MBX_BENCH_SCALE:-1.0}" 2>/dev/null) \
   || { echo "MBX_BENCH_SCALE: a positive number, not '${MBX_BENCH_SCALE:-}'" >&2; exit 2; }
 WORK=${MBX_BENCH_DIR:-/tmp/mbx-bench}
 BASE=${MBX_BENCH_PORT_BASE:-19400}
@@ -83,17 +86,21 @@ region = us-east-1
 force_path_style = true
 CONF
 export MBX_STATE_DIR=$WORK/state   # mbx's journals; never the user's ~/.local/state/mbx
-MBXC=("$MBX" --config "$WORK/remotes.toml" -q)
+MBXC=("$MBX" --config "$WORK/remotes.toml" -q --json)   # -q --json: only the JSON events, checked below
 RC=(rclone --config "$WORK/rclone.conf")
+# rclone paths on S3 end in `/`: without it, rclone first HEADs the path to see whether it is an object, s3s-fs
+# answers 500 for a folder, and the SDK's retries cost ~40 s per side and command (most of rclone's time in the
+# 2026-11-25 figures). `--fast-list` is left out: s3s-fs 0.14.1 answers a listing with an empty delimiter (what
+# rclone's recursive listing sends) with the top-level folders only, so rclone copied nothing and said nothing.
+SRC=a:mbx/backup/my_backup/ DST=b:mbx/backup/my_backup/
 # A's trees also hold mbx's manifest (.mbx/manifest.json, written when A is seeded); mbx never copies it, so
 # rclone must not either, or it would copy one object more than mbx.
 NOMBX=(--exclude '/.mbx/**')
 TUNED=(--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk-size 16M --multi-thread-streams 4)
-# A second tuned variant: more in flight, bigger parts, one recursive listing, no HEAD after each upload.
-WIDE=(--transfers 32 --checkers 64 --s3-upload-concurrency 8 --s3-chunk-size 32M --multi-thread-streams 4
-  --fast-list --s3-no-head)
-{ printf 'set -e\n'; printf '%q ' "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup "$WORK/stage"
-  printf '\n'; printf '%q ' "${RC[@]}" copy "${TUNED[@]}" "$WORK/stage" b:mbx/backup/my_backup; } > "$WORK/two-hop.sh"
+# A second tuned variant: more in flight, bigger parts, no HEAD after each upload.
+WIDE=(--transfers 32 --checkers 64 --s3-upload-concurrency 8 --s3-chunk-size 32M --multi-thread-streams 4 --s3-no-head)
+{ printf 'set -e\n'; printf '%q ' "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$WORK/stage"
+  printf '\n'; printf '%q ' "${RC[@]}" copy "${TUNED[@]}" "$WORK/stage" "$DST"; } > "$WORK/two-hop.sh"
 
 # gen NAME DIR: random bytes, generated once per dataset name and scale (kept in $WORK/datasets/NAME-SCALE).
 gen() {
@@ -145,7 +152,7 @@ empty() {
   mkdir -p "$root/mbx"
   n=$(find "$root" -mindepth 1 ! -type d | wc -l)
   [ "$n" -eq 0 ] || die "$1 is not empty after clearing: $n files under $root"
-  n=$("${RC[@]}" lsf -R --files-only "$1:mbx" | wc -l)
+  n=$("${MBXC[@]}" ls "bench_$1:" -r | wc -l)
   [ "$n" -eq 0 ] || die "$1 is not empty after clearing: S3 lists $n objects in bucket mbx"
 }
 # expect WHAT DIR: DIR must hold exactly the dataset's objects and bytes; a copy that copied nothing (or too
@@ -153,6 +160,23 @@ empty() {
 expect() {
   local got; got=$(count "$2")
   [ "$got" = "$COUNT $SIZE" ] || die "$1: $2 holds '$got' (files bytes), the dataset is '$COUNT $SIZE'"
+}
+# summary TOOL CONDITION: the last JSON summary mbx printed in TOOL's log must satisfy CONDITION (python, over s
+# and COUNT).
+summary() {
+  local log=$WORK/logs/$DS-$ROUND-$1.log
+  python3 - "$log" "$COUNT" "$2" <<'PY' || die "$1: mbx's summary does not satisfy $2 (log: $log)"
+import json, sys
+log, count, cond = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s = [json.loads(l) for l in open(log) if '"event":"summary"' in l][-1]
+sys.exit(0 if eval(cond, {"s": s, "COUNT": count}) else 1)
+PY
+}
+# logged TOOL PATTERN COUNT: TOOL's log must hold COUNT lines matching PATTERN (grep -E).
+logged() {
+  local log=$WORK/logs/$DS-$ROUND-$1.log n
+  n=$(grep -cE -- "$2" "$log" || true)
+  [ "$n" -eq "$3" ] || die "$1: $n lines match '$2' in $log, expected $3"
 }
 B_TREE() { echo "$WORK/servers/b/root/mbx/backup/my_backup"; }
 srv_ticks() {  # CPU ticks used so far by both S3 servers
@@ -185,7 +209,7 @@ r = dict(dataset=ds, scale=float(scale), round=int(rnd), tool=tool, kind=kind, o
 open(out, "a").write(json.dumps(r) + "\n")
 rate = f"{int(size) / 1048576 / secs:8.1f} MiB/s" if kind != "noop" else "       - MiB/s"
 print(f"  {ds} r{rnd} {tool:<22} {rate} {secs:7.2f} s  RSS {r['rss_mib']:6.0f} MiB  CPU {r['cpu_s']:6.1f} s"
-      f"  servers CPU {r['servers_cpu_s']:6.1f} s")
+      f"  servers CPU {r['servers_cpu_s']:6.1f} s", file=sys.stderr)
 PY
 }
 
@@ -193,29 +217,31 @@ PY
 unit_mbx() {
   empty b; rm -rf "$MBX_STATE_DIR"
   run mbx copy "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
-  expect mbx "$(B_TREE)"
+  expect mbx "$(B_TREE)"; summary mbx 's["copied"] == COUNT and not s["failed"]'
   run mbx-verify verify "${MBXC[@]}" verify bench_b:backup/my_backup
+  summary mbx-verify 's["checked"] == COUNT and not s["mismatches"]'
   # nothing to copy: same source, same destination, mbx's journal kept
   run mbx-rerun noop "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
-  expect mbx-rerun "$(B_TREE)"
+  expect mbx-rerun "$(B_TREE)"; summary mbx-rerun 's["copied"] == 0 and s["skipped"] == COUNT'
 }
 unit_rclone_default() {
   empty b
-  run rclone-default copy "${RC[@]}" copy "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  run rclone-default copy "${RC[@]}" copy "${NOMBX[@]}" "$SRC" "$DST"
   expect rclone-default "$(B_TREE)"
 }
 unit_rclone_tuned() {
   empty b
-  run rclone-tuned copy "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  run rclone-tuned copy "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$DST"
   expect rclone-tuned "$(B_TREE)"
   # rclone's own verification (it reads both sides) and no-op re-run, with the tuned flags (more checkers)
-  run rclone-check verify "${RC[@]}" check --download "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
-  run rclone-rerun noop "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  run rclone-check verify "${RC[@]}" check --download "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$DST"
+  logged rclone-check ": $COUNT matching files$" 1; logged rclone-check ": 0 differences found$" 1
+  run rclone-rerun noop "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$DST"
   expect rclone-rerun "$(B_TREE)"
 }
 unit_rclone_wide() {
   empty b
-  run rclone-wide copy "${RC[@]}" copy "${WIDE[@]}" "${NOMBX[@]}" a:mbx/backup/my_backup b:mbx/backup/my_backup
+  run rclone-wide copy "${RC[@]}" copy "${WIDE[@]}" "${NOMBX[@]}" "$SRC" "$DST"
   expect rclone-wide "$(B_TREE)"
 }
 # The manual way of Milvus's migration page: download A to a local disk, then upload to B (rclone tuned both
@@ -231,19 +257,23 @@ unit_two_hop() {
 # client and concurrency (16 objects in flight), plus a BLAKE3 hash that costs far less than the servers;
 # `rclone md5sum --download` with 16 checkers: rclone's read path, the data only hashed (MD5) and dropped.
 # Neither writes to disk (`rclone copy a: /local` would measure the local disk too; `rclone cat` is sequential).
-unit_read_mbx() { run read-mbx read "${MBXC[@]}" verify bench_a:backup/my_backup; }
+unit_read_mbx() {
+  run read-mbx read "${MBXC[@]}" verify bench_a:backup/my_backup
+  summary read-mbx 's["checked"] == COUNT and not s["mismatches"]'
+}
 unit_read_rclone() {
-  run read-rclone read "${RC[@]}" md5sum --download --checkers 16 "${NOMBX[@]}" a:mbx/backup/my_backup
+  run read-rclone read "${RC[@]}" md5sum --download --checkers 16 "${NOMBX[@]}" "$SRC"
+  logged read-rclone '^[0-9a-f]{32}  ' "$COUNT"
 }
 # Write limit: the local dataset (in the page cache after the first round) uploaded to B; the best one counts.
 unit_write_mbx() {
   empty b; rm -rf "$MBX_STATE_DIR"
   run write-mbx copy "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_b:backup/
-  expect write-mbx "$(B_TREE)"
+  expect write-mbx "$(B_TREE)"; summary write-mbx 's["copied"] == COUNT and not s["failed"]'
 }
 unit_write_rclone() {
   empty b
-  run write-rclone copy "${RC[@]}" copy "${TUNED[@]}" "$DATA/backup/my_backup" b:mbx/backup/my_backup
+  run write-rclone copy "${RC[@]}" copy "${TUNED[@]}" "$DATA/backup/my_backup" "$DST"
   expect write-rclone "$(B_TREE)"
 }
 # mbx's in-process pipeline (read, hash, write) without S3: between two local folders on the same disk, against
@@ -251,7 +281,7 @@ unit_write_rclone() {
 unit_fs_mbx() {
   rm -rf "$WORK/fsdst" "$MBX_STATE_DIR"; [ ! -e "$WORK/fsdst" ] || die "$WORK/fsdst still there"
   run fs-mbx copy "${MBXC[@]}" transfer "data_$DS:backup/my_backup" fsdst:backup/
-  expect fs-mbx "$WORK/fsdst/backup/my_backup"
+  expect fs-mbx "$WORK/fsdst/backup/my_backup"; summary fs-mbx 's["copied"] == COUNT and not s["failed"]'
   rm -rf "$WORK/fsdst"
 }
 unit_fs_cp() {
@@ -269,7 +299,7 @@ for DS in "${DATASETS[@]}"; do
   read -r COUNT SIZE < <(count "$DATA")
   echo "dataset $DS (scale $SCALE): $COUNT objects, $((SIZE >> 20)) MiB; $ROUNDS rounds" >&2
   empty a; rm -rf "$MBX_STATE_DIR"
-  "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_a:backup/
+  "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_a:backup/ > "$WORK/logs/$DS-seed-a.log"
   expect "seeding A" "$WORK/servers/a/root/mbx/backup/my_backup"
   for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     # interleaved: every tool once per round; each round starts one tool further, so no tool is always first

@@ -100,6 +100,8 @@ pub(crate) struct Copier {
     pub journal: Option<Arc<Journal>>,
     /// Bytes of completed objects that an earlier run had already sent.
     pub resumed_bytes: std::sync::atomic::AtomicU64,
+    /// Resumable objects started so far: their rank under a bandwidth limit.
+    pub started_objects: std::sync::atomic::AtomicU64,
 }
 
 impl Copier {

@@ -369,6 +369,7 @@ async fn execute(
         server_side: options.server_side && src.same_store(dst),
         journal: journal.clone(),
         resumed_bytes: Default::default(),
+        started_objects: Default::default(),
     };
     let results = stream::iter(to_copy.iter())
         .map(|p| {

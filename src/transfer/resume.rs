@@ -82,10 +82,17 @@ impl Copier {
             .filter(|n| !resumed.landed.contains_key(n))
             .collect();
         let in_flight = (self.options.parts_in_flight + self.options.read_ahead).max(1);
+        // Under a bandwidth limit, older objects and lower parts go first (see `BandwidthLimit`).
+        let object_rank = self
+            .started_objects
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut landed = resumed.landed;
         let mut sent = 0u64;
         let mut results = stream::iter(missing)
-            .map(|n| self.send_part(obj, uploads, &upload_id, n, part_size))
+            .map(|n| {
+                let priority = (object_rank << 20) | u64::from(n);
+                self.send_part(obj, uploads, &upload_id, n, part_size, priority)
+            })
             .buffer_unordered(in_flight);
         let mut failure = None;
         while let Some(result) = results.next().await {
@@ -301,6 +308,7 @@ impl Copier {
         upload_id: &str,
         number: u32,
         part_size: u64,
+        priority: u64,
     ) -> Result<PartRecord, CopyError> {
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(obj.src.size - offset);
@@ -318,7 +326,7 @@ impl Copier {
             let data = data.clone();
             async move {
                 uploads
-                    .put_part(&obj.dst_key, upload_id, number, offset, data)
+                    .put_part(&obj.dst_key, upload_id, number, offset, data, priority)
                     .await
             }
         };

@@ -2,6 +2,8 @@
 //! remotes file at `$MBX_TEST_REMOTES`), test data, and running the `mbx` binary.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -94,6 +94,22 @@ impl AzblobUploads {
         body: Bytes,
         deadline: std::time::Duration,
     ) -> Result<Answer, UploadError> {
+        self.call_ranked(what, method, url, headers, body, deadline, 0)
+            .await
+    }
+
+    /// A request whose body waits its turn under the bandwidth limit by `priority` (lower first).
+    #[allow(clippy::too_many_arguments)]
+    async fn call_ranked(
+        &self,
+        what: &str,
+        method: http::Method,
+        url: String,
+        headers: &[(String, String)],
+        body: Bytes,
+        deadline: std::time::Duration,
+        priority: u64,
+    ) -> Result<Answer, UploadError> {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -117,7 +133,10 @@ impl AzblobUploads {
                 false,
             )
         })?;
-        let answer = self.http.send(what, parts, body, deadline).await?;
+        let answer = self
+            .http
+            .send(what, parts, body, deadline, priority)
+            .await?;
         if answer.status.is_success() {
             return Ok(answer);
         }
@@ -141,18 +160,20 @@ impl AzblobUploads {
         upload_id: &str,
         number: u32,
         data: Bytes,
+        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let id = Self::block_id(upload_id, number);
         let url = self.url(key, &format!("comp=block&blockid={}", encode_query(&id)));
         let what = format!("uploading part {number} of '{key}'");
-        self.call(
+        self.call_ranked(
             &what,
             http::Method::PUT,
             url,
             &[],
             data,
             self.http.io_timeout,
+            priority,
         )
         .await?;
         Ok(LandedPart {

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use std::collections::BTreeSet;
+use std::sync::Mutex;
+use tokio::sync::Notify;
 
 use super::UploadError;
 
@@ -15,10 +18,16 @@ use super::UploadError;
 /// (which is how a stall is told from slowness) and that pacing is smooth.
 const BODY_PIECE: usize = 256 << 10;
 
-/// A bandwidth limit in bytes per second, shared by every upload to one remote. It counts KiB, so that a
-/// limit of up to 4 TiB/s fits governor's 32-bit quota.
+/// A bandwidth limit in bytes per second, shared by every upload to one remote, that serves the oldest part
+/// first. Parts in flight then land one after another instead of all at once at the end, so an interruption
+/// on a slow link finds at most one part half-sent rather than every part in flight. Tokens count KiB, so
+/// that a limit of up to 4 TiB/s fits governor's 32-bit quota.
 pub(crate) struct BandwidthLimit {
     limiter: DefaultDirectRateLimiter,
+    /// Pieces waiting for their turn, by (priority, ticket): the first one takes the next tokens.
+    queue: Mutex<BTreeSet<(u64, u64)>>,
+    turn: Notify,
+    tickets: AtomicU64,
 }
 
 impl BandwidthLimit {
@@ -29,25 +38,67 @@ impl BandwidthLimit {
             .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
         BandwidthLimit {
             limiter: RateLimiter::direct(quota),
+            queue: Mutex::new(BTreeSet::new()),
+            turn: Notify::new(),
+            tickets: AtomicU64::new(0),
         }
     }
 
     /// Waits until `bytes` may pass, a piece at a time.
-    pub(crate) async fn take_all(&self, bytes: usize) {
+    pub(crate) async fn take_all(&self, bytes: usize, priority: u64) {
         let mut left = bytes;
         while left > 0 {
             let n = left.min(BODY_PIECE);
-            self.take(n).await;
+            self.take(n, priority).await;
             left -= n;
         }
     }
 
-    async fn take(&self, bytes: usize) {
+    /// Waits for the turn of `priority` (lower goes first), then for the tokens of one piece.
+    async fn take(&self, bytes: usize, priority: u64) {
+        let me = (priority, self.tickets.fetch_add(1, Ordering::Relaxed));
+        if let Ok(mut queue) = self.queue.lock() {
+            queue.insert(me);
+        }
+        // Leave the queue however this ends (a cancelled upload included), and wake the next in line.
+        let _leave = LeaveQueue { limit: self, me };
+        loop {
+            let notified = self.turn.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_first(me) {
+                break;
+            }
+            notified.await;
+        }
         let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
         if let Some(n) = NonZeroU32::new(kib) {
             // A piece is never larger than the burst, so this cannot be refused.
             let _ = self.limiter.until_n_ready(n).await;
         }
+    }
+}
+
+impl BandwidthLimit {
+    fn is_first(&self, me: (u64, u64)) -> bool {
+        match self.queue.lock() {
+            Ok(q) => q.first().is_none_or(|f| *f == me),
+            Err(_) => true,
+        }
+    }
+}
+
+struct LeaveQueue<'a> {
+    limit: &'a BandwidthLimit,
+    me: (u64, u64),
+}
+
+impl Drop for LeaveQueue<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut q) = self.limit.queue.lock() {
+            q.remove(&self.me);
+        }
+        self.limit.turn.notify_waiters();
     }
 }
 
@@ -99,6 +150,7 @@ impl Http {
         parts: http::request::Parts,
         body: Bytes,
         deadline: Duration,
+        priority: u64,
     ) -> Result<Answer, UploadError> {
         let url = parts.uri.to_string();
         let mut req = self.client.request(parts.method.clone(), url);
@@ -118,6 +170,7 @@ impl Http {
             req = req.body(reqwest::Body::wrap_stream(paced(
                 body,
                 self.limit.clone(),
+                priority,
                 progress.clone(),
                 started,
             )));
@@ -146,8 +199,15 @@ impl Http {
         let watchdog = async {
             loop {
                 tokio::time::sleep(Duration::from_millis(250)).await;
-                let last = Duration::from_millis(progress.load(Ordering::Relaxed));
-                if started.elapsed().saturating_sub(last) > silence {
+                let last = progress.load(Ordering::Relaxed);
+                if last == WAITING_OUR_TURN {
+                    continue;
+                }
+                if started
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(last))
+                    > silence
+                {
                     return;
                 }
             }
@@ -170,11 +230,15 @@ impl Http {
     }
 }
 
+/// Marks a body waiting for the bandwidth limit, not for the connection: no stall.
+const WAITING_OUR_TURN: u64 = u64::MAX;
+
 /// The body as a stream of pieces, each waiting for the bandwidth limit and marking progress when the
 /// connection takes it.
 fn paced(
     body: Bytes,
     limit: Option<Arc<BandwidthLimit>>,
+    priority: u64,
     progress: Arc<AtomicU64>,
     started: Instant,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
@@ -188,7 +252,8 @@ fn paced(
             }
             let end = (at + BODY_PIECE).min(body.len());
             if let Some(l) = &limit {
-                l.take(end - at).await;
+                progress.store(WAITING_OUR_TURN, Ordering::Relaxed);
+                l.take(end - at, priority).await;
             }
             progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             Some((Ok(body.slice(at..end)), end))

@@ -159,7 +159,8 @@ impl ResumableUploads {
         })
     }
 
-    /// Uploads one part. `offset` is where the part starts in the object.
+    /// Uploads one part. `offset` is where the part starts in the object. Under a bandwidth limit, the
+    /// part with the lowest `priority` goes first.
     pub async fn put_part(
         &self,
         key: &str,
@@ -167,11 +168,12 @@ impl ResumableUploads {
         number: u32,
         offset: u64,
         data: Bytes,
+        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         match &*self.backend {
-            Backend::S3(b) => b.put_part(key, upload_id, number, data).await,
-            Backend::Azblob(b) => b.put_part(key, upload_id, number, data).await,
-            Backend::Fs(b) => b.put_part(upload_id, number, offset, data).await,
+            Backend::S3(b) => b.put_part(key, upload_id, number, data, priority).await,
+            Backend::Azblob(b) => b.put_part(key, upload_id, number, data, priority).await,
+            Backend::Fs(b) => b.put_part(upload_id, number, offset, data, priority).await,
         }
     }
 

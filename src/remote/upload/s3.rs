@@ -94,6 +94,22 @@ impl S3Uploads {
         body: Bytes,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
+        self.call_ranked(what, method, url, headers, body, deadline, 0)
+            .await
+    }
+
+    /// A request whose body waits its turn under the bandwidth limit by `priority` (lower first).
+    #[allow(clippy::too_many_arguments)]
+    async fn call_ranked(
+        &self,
+        what: &str,
+        method: http::Method,
+        url: String,
+        headers: &[(String, String)],
+        body: Bytes,
+        deadline: Duration,
+        priority: u64,
+    ) -> Result<Answer, UploadError> {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -114,7 +130,10 @@ impl S3Uploads {
                 false,
             )
         })?;
-        let answer = self.http.send(what, parts, body, deadline).await?;
+        let answer = self
+            .http
+            .send(what, parts, body, deadline, priority)
+            .await?;
         let (status, bytes) = (answer.status, &answer.body);
         // CompleteMultipartUpload can answer 200 with an error in the body.
         let error_in_body = status.is_success() && bytes.starts_with(b"<?xml") && {
@@ -173,6 +192,7 @@ impl S3Uploads {
         upload_id: &str,
         number: u32,
         data: Bytes,
+        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let what = format!("uploading part {number} of '{key}'");
@@ -181,13 +201,14 @@ impl S3Uploads {
             &format!("partNumber={number}&uploadId={}", encode_query(upload_id)),
         );
         let answer = self
-            .call(
+            .call_ranked(
                 &what,
                 http::Method::PUT,
                 url,
                 &[],
                 data,
                 self.http.io_timeout,
+                priority,
             )
             .await?;
         let etag = answer
