@@ -144,7 +144,7 @@ async fn kill_loop_resends_only_parts_in_flight() {
         "--part-size",
         "8MiB",
         "--bwlimit",
-        "8MiB",
+        &bwlimit,
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut kills = 0u64;
