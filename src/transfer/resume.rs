@@ -81,7 +81,9 @@ impl Copier {
         let missing: Vec<u32> = (1..=parts_total)
             .filter(|n| !resumed.landed.contains_key(n))
             .collect();
+        // Parts are read (and hashed) up to `read_ahead` ahead of the `parts_in_flight` being uploaded.
         let in_flight = (self.options.parts_in_flight + self.options.read_ahead).max(1);
+        let uploading = tokio::sync::Semaphore::new(self.options.parts_in_flight.max(1));
         // Under a bandwidth limit, older objects and lower parts go first (see `BandwidthLimit`).
         let object_rank = self
             .started_objects
@@ -91,7 +93,7 @@ impl Copier {
         let mut results = stream::iter(missing)
             .map(|n| {
                 let priority = (object_rank << 20) | u64::from(n);
-                self.send_part(obj, uploads, &upload_id, n, part_size, priority)
+                self.send_part(obj, uploads, &upload_id, n, part_size, priority, &uploading)
             })
             .buffer_unordered(in_flight);
         let mut failure = None;
@@ -309,6 +311,7 @@ impl Copier {
         number: u32,
         part_size: u64,
         priority: u64,
+        uploading: &tokio::sync::Semaphore,
     ) -> Result<PartRecord, CopyError> {
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(obj.src.size - offset);
@@ -322,11 +325,17 @@ impl Copier {
                 retryable: false,
                 cancelled: false,
             })?;
+        let _slot = tokio::select! {
+            s = uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
         let put = || {
             let data = data.clone();
             async move {
+                // The turn is per attempt: while this part backs off, the next one may send.
+                let _turn = uploads.turn(priority).await;
                 uploads
-                    .put_part(&obj.dst_key, upload_id, number, offset, data, priority)
+                    .put_part(&obj.dst_key, upload_id, number, offset, data)
                     .await
             }
         };

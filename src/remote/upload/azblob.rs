@@ -10,7 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use reqsign_azure_storage::{
-    Credential, DefaultCredentialProvider, RequestSigner, StaticCredentialProvider,
+    Credential, DefaultCredentialProvider, EnvCredentialProvider, RequestSigner,
+    StaticCredentialProvider,
 };
 use reqsign_core::{Context, OsEnv, Signer};
 use serde::Deserialize;
@@ -64,7 +65,10 @@ impl AzblobUploads {
                 StaticCredentialProvider::new_sas_token(&sas),
                 RequestSigner::new(),
             ),
-            _ => Signer::new(ctx, DefaultCredentialProvider::new(), RequestSigner::new()),
+            _ if s.credential_lookup => {
+                Signer::new(ctx, DefaultCredentialProvider::new(), RequestSigner::new())
+            }
+            _ => Signer::new(ctx, EnvCredentialProvider::new(), RequestSigner::new()),
         };
         Ok(AzblobUploads {
             config: config.clone(),
@@ -94,22 +98,6 @@ impl AzblobUploads {
         body: Bytes,
         deadline: std::time::Duration,
     ) -> Result<Answer, UploadError> {
-        self.call_ranked(what, method, url, headers, body, deadline, 0)
-            .await
-    }
-
-    /// A request whose body waits its turn under the bandwidth limit by `priority` (lower first).
-    #[allow(clippy::too_many_arguments)]
-    async fn call_ranked(
-        &self,
-        what: &str,
-        method: http::Method,
-        url: String,
-        headers: &[(String, String)],
-        body: Bytes,
-        deadline: std::time::Duration,
-        priority: u64,
-    ) -> Result<Answer, UploadError> {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -133,10 +121,7 @@ impl AzblobUploads {
                 false,
             )
         })?;
-        let answer = self
-            .http
-            .send(what, parts, body, deadline, priority)
-            .await?;
+        let answer = self.http.send(what, parts, body, deadline).await?;
         if answer.status.is_success() {
             return Ok(answer);
         }
@@ -160,20 +145,18 @@ impl AzblobUploads {
         upload_id: &str,
         number: u32,
         data: Bytes,
-        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let id = Self::block_id(upload_id, number);
         let url = self.url(key, &format!("comp=block&blockid={}", encode_query(&id)));
         let what = format!("uploading part {number} of '{key}'");
-        self.call_ranked(
+        self.call(
             &what,
             http::Method::PUT,
             url,
             &[],
             data,
             self.http.io_timeout,
-            priority,
         )
         .await?;
         Ok(LandedPart {

@@ -70,11 +70,10 @@ impl FsUploads {
         number: u32,
         offset: u64,
         data: Bytes,
-        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         let path = self.partial(upload_id)?;
         if let Some(l) = &self.limit {
-            l.take_all(data.len(), priority).await;
+            l.take_all(data.len()).await;
         }
         let dir = self.partial_dir();
         let size = data.len() as u64;

@@ -18,15 +18,14 @@ use super::UploadError;
 /// (which is how a stall is told from slowness) and that pacing is smooth.
 const BODY_PIECE: usize = 256 << 10;
 
-/// A bandwidth limit in bytes per second, shared by every upload to one remote, that serves the oldest part
-/// first. Parts in flight then land one after another instead of all at once at the end, so an interruption
-/// on a slow link finds at most one part half-sent rather than every part in flight. Tokens count KiB, so
-/// that a limit of up to 4 TiB/s fits governor's 32-bit quota.
+/// A bandwidth limit in bytes per second, shared by every upload to one remote, that also sends one part at a
+/// time, oldest first (see [`BandwidthLimit::turn`]). Tokens count KiB, so that a limit of up to 4 TiB/s fits
+/// governor's 32-bit quota.
 pub(crate) struct BandwidthLimit {
     limiter: DefaultDirectRateLimiter,
-    /// Pieces waiting for their turn, by (priority, ticket): the first one takes the next tokens.
+    /// Parts waiting to send, by (priority, ticket); the first one holds the turn.
     queue: Mutex<BTreeSet<(u64, u64)>>,
-    turn: Notify,
+    next: Notify,
     tickets: AtomicU64,
 }
 
@@ -39,38 +38,53 @@ impl BandwidthLimit {
         BandwidthLimit {
             limiter: RateLimiter::direct(quota),
             queue: Mutex::new(BTreeSet::new()),
-            turn: Notify::new(),
+            next: Notify::new(),
             tickets: AtomicU64::new(0),
         }
     }
 
-    /// Waits until `bytes` may pass, a piece at a time.
-    pub(crate) async fn take_all(&self, bytes: usize, priority: u64) {
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(BODY_PIECE);
-            self.take(n, priority).await;
-            left -= n;
-        }
-    }
-
-    /// Waits for the turn of `priority` (lower goes first), then for the tokens of one piece.
-    async fn take(&self, bytes: usize, priority: u64) {
+    /// Waits until the part of `priority` (lower first) may send, and holds the turn until the returned
+    /// guard drops. One part at a time, oldest first: on a link the limit saturates, parts then land one
+    /// after another instead of all together at the end, so an interruption finds at most one part
+    /// half-sent. The turn is taken before the request starts, so no open request idles while it waits.
+    pub(crate) async fn turn(self: &Arc<Self>, priority: u64) -> Turn {
         let me = (priority, self.tickets.fetch_add(1, Ordering::Relaxed));
         if let Ok(mut queue) = self.queue.lock() {
             queue.insert(me);
         }
-        // Leave the queue however this ends (a cancelled upload included), and wake the next in line.
-        let _leave = LeaveQueue { limit: self, me };
+        let turn = Turn {
+            limit: self.clone(),
+            me,
+        };
         loop {
-            let notified = self.turn.notified();
+            let notified = self.next.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.is_first(me) {
-                break;
+                return turn;
             }
             notified.await;
         }
+    }
+
+    fn is_first(&self, me: (u64, u64)) -> bool {
+        match self.queue.lock() {
+            Ok(q) => q.first().is_none_or(|f| *f == me),
+            Err(_) => true,
+        }
+    }
+
+    /// Waits until `bytes` may pass, a piece at a time.
+    pub(crate) async fn take_all(&self, bytes: usize) {
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(BODY_PIECE);
+            self.take(n).await;
+            left -= n;
+        }
+    }
+
+    async fn take(&self, bytes: usize) {
         let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
         if let Some(n) = NonZeroU32::new(kib) {
             // A piece is never larger than the burst, so this cannot be refused.
@@ -79,26 +93,18 @@ impl BandwidthLimit {
     }
 }
 
-impl BandwidthLimit {
-    fn is_first(&self, me: (u64, u64)) -> bool {
-        match self.queue.lock() {
-            Ok(q) => q.first().is_none_or(|f| *f == me),
-            Err(_) => true,
-        }
-    }
-}
-
-struct LeaveQueue<'a> {
-    limit: &'a BandwidthLimit,
+/// The right to send one part; dropping it (the part landed, failed or was cancelled) passes it on.
+pub struct Turn {
+    limit: Arc<BandwidthLimit>,
     me: (u64, u64),
 }
 
-impl Drop for LeaveQueue<'_> {
+impl Drop for Turn {
     fn drop(&mut self) {
         if let Ok(mut q) = self.limit.queue.lock() {
             q.remove(&self.me);
         }
-        self.limit.turn.notify_waiters();
+        self.limit.next.notify_waiters();
     }
 }
 
@@ -150,7 +156,6 @@ impl Http {
         parts: http::request::Parts,
         body: Bytes,
         deadline: Duration,
-        priority: u64,
     ) -> Result<Answer, UploadError> {
         let url = parts.uri.to_string();
         let mut req = self.client.request(parts.method.clone(), url);
@@ -170,7 +175,6 @@ impl Http {
             req = req.body(reqwest::Body::wrap_stream(paced(
                 body,
                 self.limit.clone(),
-                priority,
                 progress.clone(),
                 started,
             )));
@@ -238,7 +242,6 @@ const WAITING_OUR_TURN: u64 = u64::MAX;
 fn paced(
     body: Bytes,
     limit: Option<Arc<BandwidthLimit>>,
-    priority: u64,
     progress: Arc<AtomicU64>,
     started: Instant,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
@@ -253,7 +256,7 @@ fn paced(
             let end = (at + BODY_PIECE).min(body.len());
             if let Some(l) = &limit {
                 progress.store(WAITING_OUR_TURN, Ordering::Relaxed);
-                l.take(end - at, priority).await;
+                l.take(end - at).await;
             }
             progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             Some((Ok(body.slice(at..end)), end))

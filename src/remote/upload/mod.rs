@@ -26,6 +26,7 @@ use bytes::Bytes;
 use crate::config::{RemoteConfig, RemoteKind};
 
 pub(crate) use http::BandwidthLimit;
+pub use http::Turn;
 
 /// A part that is stored on the server as part of an unfinished upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +91,7 @@ impl UploadError {
 #[derive(Clone)]
 pub struct ResumableUploads {
     backend: Arc<Backend>,
+    limit: Option<Arc<BandwidthLimit>>,
 }
 
 impl std::fmt::Debug for ResumableUploads {
@@ -116,13 +118,18 @@ impl ResumableUploads {
         limit: Option<Arc<BandwidthLimit>>,
     ) -> Result<Option<ResumableUploads>, String> {
         let backend = match config.kind {
-            RemoteKind::S3 | RemoteKind::Minio => Backend::S3(s3::S3Uploads::new(config, limit)?),
-            RemoteKind::Azblob => Backend::Azblob(azblob::AzblobUploads::new(config, limit)?),
-            RemoteKind::Fs => Backend::Fs(fs::FsUploads::new(config, limit)?),
+            RemoteKind::S3 | RemoteKind::Minio => {
+                Backend::S3(s3::S3Uploads::new(config, limit.clone())?)
+            }
+            RemoteKind::Azblob => {
+                Backend::Azblob(azblob::AzblobUploads::new(config, limit.clone())?)
+            }
+            RemoteKind::Fs => Backend::Fs(fs::FsUploads::new(config, limit.clone())?),
             RemoteKind::Gcs => return Ok(None),
         };
         Ok(Some(ResumableUploads {
             backend: Arc::new(backend),
+            limit,
         }))
     }
 
@@ -159,8 +166,16 @@ impl ResumableUploads {
         })
     }
 
-    /// Uploads one part. `offset` is where the part starts in the object. Under a bandwidth limit, the
-    /// part with the lowest `priority` goes first.
+    /// Under a bandwidth limit, waits until the part of `priority` (lower first) may be sent, one part at a
+    /// time; hold the returned turn while sending it. Without a limit, parts go at once.
+    pub async fn turn(&self, priority: u64) -> Option<Turn> {
+        match &self.limit {
+            Some(l) => Some(l.turn(priority).await),
+            None => None,
+        }
+    }
+
+    /// Uploads one part. `offset` is where the part starts in the object.
     pub async fn put_part(
         &self,
         key: &str,
@@ -168,12 +183,11 @@ impl ResumableUploads {
         number: u32,
         offset: u64,
         data: Bytes,
-        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         match &*self.backend {
-            Backend::S3(b) => b.put_part(key, upload_id, number, data, priority).await,
-            Backend::Azblob(b) => b.put_part(key, upload_id, number, data, priority).await,
-            Backend::Fs(b) => b.put_part(upload_id, number, offset, data, priority).await,
+            Backend::S3(b) => b.put_part(key, upload_id, number, data).await,
+            Backend::Azblob(b) => b.put_part(key, upload_id, number, data).await,
+            Backend::Fs(b) => b.put_part(upload_id, number, offset, data).await,
         }
     }
 

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use reqsign_aws_v4::{
-    Credential, DefaultCredentialProvider, RequestSigner, StaticCredentialProvider,
+    Credential, DefaultCredentialProvider, EnvCredentialProvider, RequestSigner,
+    StaticCredentialProvider,
 };
 use reqsign_core::{Context, OsEnv, Signer};
 use serde::Deserialize;
@@ -66,7 +67,11 @@ impl S3Uploads {
                 }
                 Signer::new(ctx, p, request_signer)
             }
-            _ => Signer::new(ctx, DefaultCredentialProvider::new(), request_signer),
+            // Like OpenDAL's own setup: the SDK's whole chain only when the remote allows it.
+            _ if s.credential_lookup => {
+                Signer::new(ctx, DefaultCredentialProvider::new(), request_signer)
+            }
+            _ => Signer::new(ctx, EnvCredentialProvider::new(), request_signer),
         };
         Ok(S3Uploads {
             config: config.clone(),
@@ -94,22 +99,6 @@ impl S3Uploads {
         body: Bytes,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
-        self.call_ranked(what, method, url, headers, body, deadline, 0)
-            .await
-    }
-
-    /// A request whose body waits its turn under the bandwidth limit by `priority` (lower first).
-    #[allow(clippy::too_many_arguments)]
-    async fn call_ranked(
-        &self,
-        what: &str,
-        method: http::Method,
-        url: String,
-        headers: &[(String, String)],
-        body: Bytes,
-        deadline: Duration,
-        priority: u64,
-    ) -> Result<Answer, UploadError> {
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -130,10 +119,7 @@ impl S3Uploads {
                 false,
             )
         })?;
-        let answer = self
-            .http
-            .send(what, parts, body, deadline, priority)
-            .await?;
+        let answer = self.http.send(what, parts, body, deadline).await?;
         let (status, bytes) = (answer.status, &answer.body);
         // CompleteMultipartUpload can answer 200 with an error in the body.
         let error_in_body = status.is_success() && bytes.starts_with(b"<?xml") && {
@@ -192,7 +178,6 @@ impl S3Uploads {
         upload_id: &str,
         number: u32,
         data: Bytes,
-        priority: u64,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let what = format!("uploading part {number} of '{key}'");
@@ -201,14 +186,13 @@ impl S3Uploads {
             &format!("partNumber={number}&uploadId={}", encode_query(upload_id)),
         );
         let answer = self
-            .call_ranked(
+            .call(
                 &what,
                 http::Method::PUT,
                 url,
                 &[],
                 data,
                 self.http.io_timeout,
-                priority,
             )
             .await?;
         let etag = answer
