@@ -39,6 +39,18 @@ impl CopyError {
     }
 }
 
+/// One object's upload in progress, as its parts see it.
+struct Upload<'a> {
+    obj: &'a PlannedObject,
+    uploads: &'a ResumableUploads,
+    upload_id: &'a str,
+    part_size: u64,
+    /// The order in which this object started, among all objects of the run.
+    object_rank: u64,
+    /// Bounds the parts uploading at once (reads run further ahead).
+    uploading: &'a tokio::sync::Semaphore,
+}
+
 /// An upload being continued: its id and the parts already on the server, with their journal records.
 struct Resumed {
     upload_id: String,
@@ -84,17 +96,21 @@ impl Copier {
         // Parts are read (and hashed) up to `read_ahead` ahead of the `parts_in_flight` being uploaded.
         let in_flight = (self.options.parts_in_flight + self.options.read_ahead).max(1);
         let uploading = tokio::sync::Semaphore::new(self.options.parts_in_flight.max(1));
-        // Under a bandwidth limit, older objects and lower parts go first (see `BandwidthLimit`).
         let object_rank = self
             .started_objects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut landed = resumed.landed;
         let mut sent = 0u64;
+        let upload = Upload {
+            obj,
+            uploads,
+            upload_id: &upload_id,
+            part_size,
+            object_rank,
+            uploading: &uploading,
+        };
         let mut results = stream::iter(missing)
-            .map(|n| {
-                let priority = (object_rank << 20) | u64::from(n);
-                self.send_part(obj, uploads, &upload_id, n, part_size, priority, &uploading)
-            })
+            .map(|n| self.send_part(&upload, n))
             .buffer_unordered(in_flight);
         let mut failure = None;
         while let Some(result) = results.next().await {
@@ -303,16 +319,16 @@ impl Copier {
     }
 
     /// Reads part `number` from the source, hashes it and uploads it, retrying the upload alone.
-    async fn send_part(
-        &self,
-        obj: &PlannedObject,
-        uploads: &ResumableUploads,
-        upload_id: &str,
-        number: u32,
-        part_size: u64,
-        priority: u64,
-        uploading: &tokio::sync::Semaphore,
-    ) -> Result<PartRecord, CopyError> {
+    async fn send_part(&self, upload: &Upload<'_>, number: u32) -> Result<PartRecord, CopyError> {
+        let Upload {
+            obj,
+            uploads,
+            upload_id,
+            part_size,
+            ..
+        } = *upload;
+        // Under a bandwidth limit, older objects and lower parts go first (see `BandwidthLimit::turn`).
+        let priority = (upload.object_rank << 20) | u64::from(number);
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(obj.src.size - offset);
         let data = self.read_range(obj, offset, len).await?;
@@ -326,7 +342,7 @@ impl Copier {
                 cancelled: false,
             })?;
         let _slot = tokio::select! {
-            s = uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
+            s = upload.uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
             _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
         };
         let put = || {
