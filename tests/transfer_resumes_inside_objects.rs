@@ -47,6 +47,27 @@ fn kill9_after(mut child: Child, after: Duration) -> bool {
     true
 }
 
+/// Kills `child` with SIGKILL as soon as its journal (under `state`) records a landed part, or after 30 s;
+/// false if it finished first. Waiting for the journal rather than a fixed time keeps the test meaningful
+/// on a loaded machine.
+fn kill9_after_a_part_landed(mut child: Child, state: &Path) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let has_part = || {
+        std::fs::read_dir(state.join("journals"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("{\"part\":")))
+    };
+    while !has_part() && std::time::Instant::now() < deadline {
+        if child.try_wait().expect("poll mbx").is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    kill9_after(child, Duration::ZERO)
+}
+
 /// A `[remotes.NAME]` section for the S3 server of test remote `base`, reached through `proxy`.
 fn through_proxy(proxy: &FaultProxy, base: &str, name: &str, extra: &str) -> String {
     format!(
@@ -273,7 +294,7 @@ async fn a_changed_source_restarts_its_object() {
     ];
     let child = spawn_with(&remotes_file(), state.path(), &args);
     assert!(
-        kill9_after(child, Duration::from_millis(2500)),
+        kill9_after_a_part_landed(child, state.path()),
         "finished too early"
     );
     // Same size, new content (and a new modification time).
@@ -328,7 +349,7 @@ async fn azure_and_fs_resume_inside_objects() {
         ];
         let child = spawn_with(&config, state.path(), &args);
         assert!(
-            kill9_after(child, Duration::from_millis(2500)),
+            kill9_after_a_part_landed(child, state.path()),
             "{dst_name}: finished too early"
         );
         let out = mbx_with(&config, state.path(), &[&args[..6], &["--verify"]].concat());
@@ -381,7 +402,7 @@ async fn cleanup_aborts_what_an_abandoned_transfer_left() {
     ];
     let child = spawn_with(&remotes_file(), state.path(), &args);
     assert!(
-        kill9_after(child, Duration::from_millis(2000)),
+        kill9_after_a_part_landed(child, state.path()),
         "finished too early"
     );
     assert!(

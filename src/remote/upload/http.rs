@@ -148,9 +148,34 @@ impl Http {
         })
     }
 
+    /// Signs the request `builder` describes (with no body yet) and sends it with `body`, as [`Self::send`].
+    pub(crate) async fn send_signed<K: reqsign_core::SigningCredential>(
+        &self,
+        what: &str,
+        signer: &reqsign_core::Signer<K>,
+        builder: http::request::Builder,
+        body: Bytes,
+        deadline: Duration,
+    ) -> Result<Answer, UploadError> {
+        let (mut parts, ()) = builder
+            .body(())
+            .map_err(|e| UploadError::new(format!("{what}: bad request: {e}"), false))?
+            .into_parts();
+        signer.sign(&mut parts, None).await.map_err(|e| {
+            UploadError::new(
+                format!(
+                    "{what} on remote '{}': cannot sign the request: {e}",
+                    self.remote
+                ),
+                false,
+            )
+        })?;
+        self.send(what, parts, body, deadline).await
+    }
+
     /// Sends a signed request. A body goes out in pieces, paced by the bandwidth limit; the request fails
     /// as a stall when no piece is taken and no answer comes for `io_timeout`, however long the whole takes.
-    pub(crate) async fn send(
+    async fn send(
         &self,
         what: &str,
         parts: http::request::Parts,

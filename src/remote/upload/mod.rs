@@ -230,35 +230,32 @@ impl ResumableUploads {
     }
 }
 
-/// The object key under the remote's `root`, as OpenDAL builds it: the root without its leading slash,
-/// then the key.
-fn absolute_key(config: &RemoteConfig, key: &str) -> String {
-    let root = config
+/// The remote's `root` option as a key prefix: without its slashes.
+fn root(config: &RemoteConfig) -> &str {
+    config
         .options
         .get("root")
         .map(|r| r.trim_matches('/'))
-        .unwrap_or("");
-    if root.is_empty() {
-        key.to_string()
-    } else {
-        format!("{root}/{key}")
+        .unwrap_or("")
+}
+
+/// The object key under the remote's `root`, as OpenDAL builds it: the root without its leading slash,
+/// then the key.
+fn absolute_key(config: &RemoteConfig, key: &str) -> String {
+    match root(config) {
+        "" => key.to_string(),
+        root => format!("{root}/{key}"),
     }
 }
 
 /// The inverse of [`absolute_key`], for keys a server lists.
 fn relative_key(config: &RemoteConfig, absolute: &str) -> String {
-    let root = config
-        .options
-        .get("root")
-        .map(|r| r.trim_matches('/'))
-        .unwrap_or("");
-    if root.is_empty() {
-        absolute.to_string()
-    } else {
-        absolute
+    match root(config) {
+        "" => absolute.to_string(),
+        root => absolute
             .strip_prefix(root)
             .map(|k| k.trim_start_matches('/'))
             .unwrap_or(absolute)
-            .to_string()
+            .to_string(),
     }
 }

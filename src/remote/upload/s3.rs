@@ -106,20 +106,10 @@ impl S3Uploads {
         for (k, v) in headers {
             builder = builder.header(k, v);
         }
-        let (mut parts, ()) = builder
-            .body(())
-            .map_err(|e| UploadError::new(format!("{what}: bad request: {e}"), false))?
-            .into_parts();
-        self.signer.sign(&mut parts, None).await.map_err(|e| {
-            UploadError::new(
-                format!(
-                    "{what} on remote '{}': cannot sign the request: {e}",
-                    self.config.name
-                ),
-                false,
-            )
-        })?;
-        let answer = self.http.send(what, parts, body, deadline).await?;
+        let answer = self
+            .http
+            .send_signed(what, &self.signer, builder, body, deadline)
+            .await?;
         let (status, bytes) = (answer.status, &answer.body);
         // CompleteMultipartUpload can answer 200 with an error in the body.
         let error_in_body = status.is_success() && bytes.starts_with(b"<?xml") && {
