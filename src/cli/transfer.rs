@@ -47,11 +47,11 @@ pub(crate) struct Tuning {
     #[arg(long, value_parser = size_arg, default_value = "192MiB", value_name = "SIZE")]
     max_memory: u64,
     /// Objects in flight.
-    #[arg(long, default_value_t = 16, value_name = "N")]
+    #[arg(long, default_value_t = 64, value_name = "N")]
     transfers: usize,
     /// Objects larger than this are multipart uploads with parts of this size (min 5MiB; rounded up to a
     /// power of two, so that each part is a whole BLAKE3 subtree).
-    #[arg(long, value_parser = size_arg, default_value = "16MiB", value_name = "SIZE")]
+    #[arg(long, value_parser = size_arg, default_value = "8MiB", value_name = "SIZE")]
     part_size: u64,
     /// Parts of one object uploading at once.
     #[arg(long, default_value_t = 4, value_name = "N")]

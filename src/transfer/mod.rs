@@ -106,10 +106,10 @@ pub struct TransferOptions {
 impl Default for TransferOptions {
     fn default() -> Self {
         TransferOptions {
-            part_size: 16 << 20,
+            part_size: 8 << 20,
             parts_in_flight: 4,
             read_ahead: 2,
-            transfers: 16,
+            transfers: 64,
             memory_limit: 192 << 20,
             object_retries: 3,
             server_side: true,
@@ -456,7 +456,7 @@ mod tests {
         let o = TransferOptions::default();
         assert_eq!(o.object_footprint(1000), 1000);
         let large = o.object_footprint(1 << 30);
-        assert_eq!(large, (16 << 20) * 7);
+        assert_eq!(large, (8 << 20) * 7);
         assert_eq!(
             o.object_footprint(64 << 30),
             large,

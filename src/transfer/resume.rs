@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
-use bytes::Bytes;
 use futures::stream::{self, StreamExt};
 
 use super::copy::{Copier, CopyError};
@@ -334,13 +333,14 @@ impl Copier {
         let data = self.read_range(obj, offset, len).await?;
         let size = obj.src.size;
         let hashed = data.clone();
-        let cv = tokio::task::spawn_blocking(move || tree_hash::part_value(&hashed, offset, size))
-            .await
-            .map_err(|e| CopyError {
-                message: format!("hashing a part of '{}': {e}", obj.src.key),
-                retryable: false,
-                cancelled: false,
-            })?;
+        let cv =
+            tokio::task::spawn_blocking(move || tree_hash::part_value(hashed, len, offset, size))
+                .await
+                .map_err(|e| CopyError {
+                    message: format!("hashing a part of '{}': {e}", obj.src.key),
+                    retryable: false,
+                    cancelled: false,
+                })?;
         let _slot = tokio::select! {
             s = upload.uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
             _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
@@ -381,7 +381,7 @@ impl Copier {
         obj: &PlannedObject,
         offset: u64,
         len: u64,
-    ) -> Result<Bytes, CopyError> {
+    ) -> Result<opendal::Buffer, CopyError> {
         let mut read = self
             .src
             .op()
@@ -416,7 +416,7 @@ impl Copier {
                 cancelled: false,
             });
         }
-        Ok(buf.to_bytes())
+        Ok(buf)
     }
 
     /// Retries of one request of an upload: patient, since a flaky link is what resume is for.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use bytes::Bytes;
+use opendal::Buffer;
 use reqsign_azure_storage::{
     Credential, DefaultCredentialProvider, EnvCredentialProvider, RequestSigner,
     StaticCredentialProvider,
@@ -95,7 +95,7 @@ impl AzblobUploads {
         method: http::Method,
         url: String,
         headers: &[(String, String)],
-        body: Bytes,
+        body: Buffer,
         deadline: std::time::Duration,
     ) -> Result<Answer, UploadError> {
         let mut builder = http::Request::builder()
@@ -134,7 +134,7 @@ impl AzblobUploads {
         key: &str,
         upload_id: &str,
         number: u32,
-        data: Bytes,
+        data: Buffer,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let id = Self::block_id(upload_id, number);
@@ -187,7 +187,7 @@ impl AzblobUploads {
                 http::Method::GET,
                 url,
                 &[],
-                Bytes::new(),
+                Buffer::new(),
                 self.http.timeout,
             )
             .await
@@ -242,7 +242,7 @@ impl AzblobUploads {
             http::Method::PUT,
             url,
             &headers,
-            Bytes::from(xml),
+            Buffer::from(xml),
             self.http.timeout * 10,
         )
         .await?;

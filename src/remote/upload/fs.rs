@@ -6,7 +6,7 @@ use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use opendal::Buffer;
 
 use super::http::BandwidthLimit;
 use super::{IncompleteUpload, LandedPart, UploadError};
@@ -69,7 +69,7 @@ impl FsUploads {
         upload_id: &str,
         number: u32,
         offset: u64,
-        data: Bytes,
+        data: Buffer,
     ) -> Result<LandedPart, UploadError> {
         let path = self.partial(upload_id)?;
         if let Some(l) = &self.limit {
@@ -85,7 +85,11 @@ impl FsUploads {
                 .write(true)
                 .truncate(false)
                 .open(&path)?;
-            f.write_all_at(&data, offset)?;
+            let mut at = offset;
+            for chunk in data {
+                f.write_all_at(&chunk, at)?;
+                at += chunk.len() as u64;
+            }
             // The caller journals the part next: it must be on disk by then.
             f.sync_data()
         })

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::collections::BTreeSet;
 use std::sync::Mutex;
@@ -154,7 +155,7 @@ impl Http {
         what: &str,
         signer: &reqsign_core::Signer<K>,
         builder: http::request::Builder,
-        body: Bytes,
+        body: opendal::Buffer,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
         let (mut parts, ()) = builder
@@ -179,7 +180,7 @@ impl Http {
         &self,
         what: &str,
         parts: http::request::Parts,
-        body: Bytes,
+        body: opendal::Buffer,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
         let url = parts.uri.to_string();
@@ -265,26 +266,29 @@ const WAITING_OUR_TURN: u64 = u64::MAX;
 /// The body as a stream of pieces, each waiting for the bandwidth limit and marking progress when the
 /// connection takes it.
 fn paced(
-    body: Bytes,
+    body: opendal::Buffer,
     limit: Option<Arc<BandwidthLimit>>,
     progress: Arc<AtomicU64>,
     started: Instant,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures::stream::unfold(0usize, move |at| {
-        let body = body.clone();
+    // The part's own chunks, cut to pieces: no byte is copied on its way to the connection.
+    let pieces: Vec<Bytes> = Iterator::flat_map(body, |chunk| {
+        (0..chunk.len())
+            .step_by(BODY_PIECE)
+            .map(move |at| chunk.slice(at..(at + BODY_PIECE).min(chunk.len())))
+            .collect::<Vec<_>>()
+    })
+    .collect();
+    futures::stream::iter(pieces).then(move |piece| {
         let limit = limit.clone();
         let progress = progress.clone();
         async move {
-            if at >= body.len() {
-                return None;
-            }
-            let end = (at + BODY_PIECE).min(body.len());
             if let Some(l) = &limit {
                 progress.store(WAITING_OUR_TURN, Ordering::Relaxed);
-                l.take(end - at).await;
+                l.take(piece.len()).await;
             }
             progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
-            Some((Ok(body.slice(at..end)), end))
+            Ok(piece)
         }
     })
 }

@@ -21,7 +21,7 @@ mod s3;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use opendal::Buffer;
 
 use crate::config::{RemoteConfig, RemoteKind};
 
@@ -182,7 +182,7 @@ impl ResumableUploads {
         upload_id: &str,
         number: u32,
         offset: u64,
-        data: Bytes,
+        data: Buffer,
     ) -> Result<LandedPart, UploadError> {
         match &*self.backend {
             Backend::S3(b) => b.put_part(key, upload_id, number, data).await,

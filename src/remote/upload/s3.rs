@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
+use opendal::Buffer;
 use reqsign_aws_v4::{
     Credential, DefaultCredentialProvider, EnvCredentialProvider, RequestSigner,
     StaticCredentialProvider,
@@ -96,7 +96,7 @@ impl S3Uploads {
         method: http::Method,
         url: String,
         headers: &[(String, String)],
-        body: Bytes,
+        body: Buffer,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
         let mut builder = http::Request::builder()
@@ -148,7 +148,7 @@ impl S3Uploads {
                 http::Method::POST,
                 self.url(key, "uploads"),
                 &headers,
-                Bytes::new(),
+                Buffer::new(),
                 self.http.timeout,
             )
             .await?;
@@ -167,7 +167,7 @@ impl S3Uploads {
         key: &str,
         upload_id: &str,
         number: u32,
-        data: Bytes,
+        data: Buffer,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let what = format!("uploading part {number} of '{key}'");
@@ -238,7 +238,7 @@ impl S3Uploads {
                     http::Method::GET,
                     url,
                     &[],
-                    Bytes::new(),
+                    Buffer::new(),
                     self.http.timeout,
                 )
                 .await
@@ -284,7 +284,7 @@ impl S3Uploads {
             http::Method::POST,
             url,
             &headers,
-            Bytes::from(xml),
+            Buffer::from(xml),
             COMPLETE_DEADLINE,
         )
         .await?;
@@ -300,7 +300,7 @@ impl S3Uploads {
                 http::Method::DELETE,
                 url,
                 &[],
-                Bytes::new(),
+                Buffer::new(),
                 self.http.timeout,
             )
             .await
@@ -352,7 +352,7 @@ impl S3Uploads {
                     http::Method::GET,
                     url,
                     &[],
-                    Bytes::new(),
+                    Buffer::new(),
                     self.http.timeout,
                 )
                 .await?;
