@@ -269,6 +269,73 @@ async fn link_faults_cost_one_part_each() {
     );
 }
 
+/// A completion the server takes long to answer is waited for, and one whose answer is lost is recognised
+/// on retry (the upload is gone by then) from the object its parts made: neither fails the transfer. On
+/// s3s-fs, a second completion of an upload answers 403, which no retry gets past.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_or_lost_completion_still_lands() {
+    let proxy = FaultProxy::start(&remote_option("s3b", "endpoint"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = remotes_file_with(
+        dir.path(),
+        &through_proxy(&proxy, "s3b", "slowend", "io_timeout = \"2s\""),
+    );
+    let src = remote("local");
+    let root = unique("completion");
+    let tree = large_tree(&[20 * MIB, 12 * MIB + 3], 0);
+    put_tree(&src, &format!("{root}/b"), &tree).await;
+    // Every completion (POST ...?uploadId=) answered after 4 s (twice io_timeout), then every answer lost.
+    for (case, faults) in [
+        ("slow", json!({"stall_seconds": 4})),
+        (
+            "lost",
+            json!({"stall_seconds": 0, "stall_then_reset": true}),
+        ),
+    ] {
+        let mut cfg = json!({
+            "stall_rate": 1.0, "stall_at_response": true,
+            "only_methods": ["POST"], "path_contains": "uploadId=",
+        });
+        for (k, v) in faults.as_object().unwrap() {
+            cfg[k] = v.clone();
+        }
+        proxy.configure(cfg);
+        proxy.reset_stats();
+        let state = tempfile::tempdir().unwrap();
+        let out = mbx_with(
+            &config,
+            state.path(),
+            &[
+                "--json",
+                "transfer",
+                &format!("local:{root}/b"),
+                &format!("slowend:{root}/{case}"),
+                "--part-size",
+                "8MiB",
+                "--verify",
+            ],
+        );
+        assert_exit(&out, 0);
+        let s = summary(&out);
+        assert_eq!(u(&s["copied"]), 2, "{case}: {s}");
+        assert_eq!(
+            s["verify"]["mismatches"].as_array().map(Vec::len),
+            Some(0),
+            "{case}: {s}"
+        );
+        let stats = proxy.stats();
+        assert!(
+            u(&stats["faults"]["stall"]) >= 2,
+            "{case}: the completions were not held: {stats}"
+        );
+        assert_same_tree(
+            &read_tree(&remote("s3b"), &format!("{root}/{case}")).await,
+            &tree,
+        );
+        assert_eq!(journals_left(state.path()), 0, "{case}");
+    }
+}
+
 /// A source object that changes between the interrupted run and the next is copied again from byte zero:
 /// two versions are never spliced.
 #[tokio::test(flavor = "multi_thread")]

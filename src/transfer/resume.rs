@@ -80,6 +80,7 @@ impl Copier {
             if let Some(hash) = self.already_completed(obj, part_size, &resumed).await {
                 return Ok(hash);
             }
+            let _ = uploads.abort(&obj.dst_key, &resumed.upload_id).await;
             journal.forget_upload(&obj.src.rel);
             resumed = self.begin(obj, uploads, journal, part_size).await?;
         }
@@ -179,8 +180,12 @@ impl Copier {
             .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
             .await;
         if let Err(e) = completed {
-            self.progress.sub_bytes(sent + resumed_bytes);
-            return Err(CopyError::upload(e));
+            // A completion the server carried out but whose answer was lost makes every retry fail (the
+            // upload is gone): the object made of exactly these parts tells that apart.
+            if self.cancel.is_cancelled() || !self.holds_object_of(obj, &landed, false).await {
+                self.progress.sub_bytes(sent + resumed_bytes);
+                return Err(CopyError::upload(e));
+            }
         }
         self.resumed_bytes
             .fetch_add(resumed_bytes, std::sync::atomic::Ordering::Relaxed);
@@ -208,9 +213,19 @@ impl Copier {
                     .landed(&obj.dst_key, &u.upload_id)
                     .await
                     .map_err(CopyError::upload)?;
+                let parts_total = obj.src.size.div_ceil(part_size).max(1) as usize;
+                // Some servers (s3s-fs) list no parts, rather than no upload, once it is completed.
+                let all_journaled_none_listed = state.parts.len() == parts_total
+                    && matches!(&on_server, Landed::Parts(listed) if listed.is_empty());
                 let landed: BTreeMap<u32, PartRecord> = match on_server {
+                    Landed::Gone | Landed::Parts(_) if all_journaled_none_listed => {
+                        return Ok(Resumed {
+                            upload_id: u.upload_id.clone(),
+                            landed: state.parts,
+                            maybe_completed: true,
+                        });
+                    }
                     Landed::Gone => {
-                        let parts_total = obj.src.size.div_ceil(part_size).max(1) as usize;
                         if state.parts.len() == parts_total {
                             return Ok(Resumed {
                                 upload_id: u.upload_id.clone(),
@@ -294,27 +309,39 @@ impl Copier {
     }
 
     /// A journaled upload whose every part landed is gone from the server: did the interrupted run complete
-    /// it? It did if the destination object has the object's size and, where the store has multipart ETags,
-    /// the one those very parts make. Returns the object's hash then.
+    /// it? Returns the object's hash if the destination holds the object those parts make.
     async fn already_completed(
         &self,
         obj: &PlannedObject,
         part_size: u64,
         resumed: &Resumed,
     ) -> Option<blake3::Hash> {
-        let stat = self.dst.op().stat(&obj.dst_key).await.ok()?;
-        let etag_matches = match stat.etag() {
-            Some(e) if e.trim_matches('"').contains('-') => same_tag(
-                e,
-                &multipart_etag(resumed.landed.values().map(|p| p.etag.as_str())),
-            ),
-            // Stores without multipart ETags (fs, Azure): only our own rename or commit makes the object.
-            _ => true,
-        };
-        if stat.content_length() != obj.src.size || !etag_matches {
+        if !self.holds_object_of(obj, &resumed.landed, true).await {
             return None;
         }
         merged_hash(&resumed.landed, part_size, obj.src.size).ok()
+    }
+
+    /// Whether the destination object is the one these parts make: it has the object's size and, where the
+    /// store has multipart ETags (S3), the ETag computed from the parts' own. Elsewhere (fs, Azure) only our
+    /// own rename or commit makes the object, and the size is all there is to go by: `size_will_do` says
+    /// whether that is enough.
+    async fn holds_object_of(
+        &self,
+        obj: &PlannedObject,
+        landed: &BTreeMap<u32, PartRecord>,
+        size_will_do: bool,
+    ) -> bool {
+        let Ok(stat) = self.dst.op().stat(&obj.dst_key).await else {
+            return false;
+        };
+        let etag_matches = match stat.etag() {
+            Some(e) if e.trim_matches('"').contains('-') => {
+                same_tag(e, &multipart_etag(landed.values().map(|p| p.etag.as_str())))
+            }
+            _ => size_will_do,
+        };
+        stat.content_length() == obj.src.size && etag_matches
     }
 
     /// Reads part `number` from the source, hashes it and uploads it, retrying the upload alone.

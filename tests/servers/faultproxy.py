@@ -27,9 +27,11 @@ Config keys (all optional; faults apply only to requests matching only_methods a
   error_rate, error_status (503)  answer with that status and an S3 XML error; the body is read and dropped
                                   (with Expect: 100-continue: answered at once, then the connection closes).
   reset_rate                      requests with a body: forward a random prefix, then RST both connections.
-  stall_rate, stall_seconds (5), stall_then_reset
-                                  pause at a random point of the request body (no body: before the response
-                                  head goes to the client), then go on, or RST both connections.
+  stall_rate, stall_seconds (5), stall_then_reset, stall_at_response
+                                  pause at a random point of the request body (no body, or stall_at_response:
+                                  after upstream answered, before the response head goes to the client), then
+                                  go on, or RST both connections (upstream has then done the request: a lost
+                                  answer).
   bandwidth                       bytes/s shared by all body bytes in both directions (0: unlimited).
   only_methods, path_contains     e.g. ["PUT", "POST"], "partNumber=" (a substring of the request target).
   max_faults                      stop injecting after that many faults.
@@ -58,7 +60,7 @@ STAT_KEYS = ("requests", "responses", "faults", "upstream_body_bytes", "downstre
 S3_ERRORS = {500: ("InternalError", "We encountered an internal error. Please try again."),
              503: ("SlowDown", "Please reduce your request rate.")}
 DEFAULTS = {"error_rate": 0.0, "error_status": 503, "reset_rate": 0.0, "stall_rate": 0.0,
-            "stall_seconds": 5.0, "stall_then_reset": False, "bandwidth": 0, "only_methods": None,
+            "stall_seconds": 5.0, "stall_then_reset": False, "stall_at_response": False, "bandwidth": 0, "only_methods": None,
             "path_contains": None, "max_faults": None, "seed": None}
 
 
@@ -93,6 +95,7 @@ CHECKS = {  # key: (what it must be, test); null means "the default" for every k
     "stall_seconds": ("a number >= 0", lambda v: is_number(v) and v >= 0),
     "bandwidth": ("a number >= 0", lambda v: is_number(v) and v >= 0),
     "stall_then_reset": ("true or false", lambda v: isinstance(v, bool)),
+    "stall_at_response": ("true or false", lambda v: isinstance(v, bool)),
     "only_methods": ("a list of strings",
                      lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v)),
     "path_contains": ("a string", lambda v: isinstance(v, str)),
@@ -336,9 +339,10 @@ class Session:
             return False
         self.uwriter.write(req.raw)
         await self.uwriter.drain()
-        body = self.start_body(method, kind, length, fault) if kind else None
+        at_response = fault if fault and fault.cut is None else None
+        body = self.start_body(method, kind, length, None if at_response else fault) if kind else None
         try:
-            keep = await self.relay_response(method, None if kind else fault) and keep
+            keep = await self.relay_response(method, at_response) and keep
             if body is not None and not await body_finished(body):
                 # Upstream answered before taking the whole body: the connection state is unknown.
                 body.cancel()
@@ -494,12 +498,13 @@ class Proxy:
         elif kind and r_reset < c["reset_rate"]:
             fault = Fault("reset", cut)
         elif r_stall < c["stall_rate"]:
-            fault = Fault("stall", cut, c["stall_seconds"], c["stall_then_reset"])
+            at = None if c["stall_at_response"] else cut
+            fault = Fault("stall", at, c["stall_seconds"], c["stall_then_reset"])
         else:
             return None
         self.faults_since_config += 1
         self.stats["faults"][fault.kind] += 1
-        where = f" at body byte {cut}" if fault.cut is not None else ""
+        where = f" at body byte {fault.cut}" if fault.cut is not None else " at the response"
         log(f"{fault.kind}{where}: {method} {target[:120]}")
         return fault
 

@@ -3,7 +3,7 @@
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -175,7 +175,9 @@ impl Http {
     }
 
     /// Sends a signed request. A body goes out in pieces, paced by the bandwidth limit; the request fails
-    /// as a stall when no piece is taken and no answer comes for `io_timeout`, however long the whole takes.
+    /// as a stall when no piece is taken for `io_timeout`, however long the whole takes. Once the whole body
+    /// is taken (or when there is none), the server has `deadline` to answer: completing a large upload
+    /// can take it minutes, and cutting it short would make the retry find the upload already gone.
     async fn send(
         &self,
         what: &str,
@@ -192,6 +194,7 @@ impl Http {
         }
         let started = Instant::now();
         let progress = Arc::new(AtomicU64::new(0));
+        let body_taken = Arc::new(AtomicBool::new(body.is_empty()));
         let len = body.len();
         let has_length = parts.headers.contains_key(http::header::CONTENT_LENGTH);
         if len > 0 {
@@ -201,8 +204,11 @@ impl Http {
             req = req.body(reqwest::Body::wrap_stream(paced(
                 body,
                 self.limit.clone(),
-                progress.clone(),
-                started,
+                Progress {
+                    at: progress.clone(),
+                    done: body_taken.clone(),
+                    started,
+                },
             )));
         } else if !has_length
             && parts.method != http::Method::GET
@@ -211,9 +217,6 @@ impl Http {
         {
             req = req.header(http::header::CONTENT_LENGTH, 0);
         }
-        // With a body, silence for io_timeout is a stall however long the whole takes; without one, the
-        // request has `deadline` to answer.
-        let silence = if len > 0 { self.io_timeout } else { deadline };
         let exchange = async {
             let resp = req.send().await?;
             progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -233,6 +236,11 @@ impl Http {
                 if last == WAITING_OUR_TURN {
                     continue;
                 }
+                let silence = if body_taken.load(Ordering::Relaxed) {
+                    deadline
+                } else {
+                    self.io_timeout
+                };
                 if started
                     .elapsed()
                     .saturating_sub(Duration::from_millis(last))
@@ -248,11 +256,19 @@ impl Http {
                 true,
             ))?,
             () = watchdog => return Err(UploadError::new(
-                format!(
-                    "{what} on remote '{}': no progress for {}s (stalled connection)",
-                    self.remote,
-                    silence.as_secs()
-                ),
+                if body_taken.load(Ordering::Relaxed) {
+                    format!(
+                        "{what} on remote '{}': no answer within {}s",
+                        self.remote,
+                        deadline.as_secs()
+                    )
+                } else {
+                    format!(
+                        "{what} on remote '{}': no progress for {}s (stalled connection)",
+                        self.remote,
+                        self.io_timeout.as_secs()
+                    )
+                },
                 true,
             )),
         };
@@ -263,13 +279,21 @@ impl Http {
 /// Marks a body waiting for the bandwidth limit, not for the connection: no stall.
 const WAITING_OUR_TURN: u64 = u64::MAX;
 
+/// Where a body stands, as the stall watchdog reads it.
+struct Progress {
+    /// Milliseconds from `started` to the last piece taken, or [`WAITING_OUR_TURN`].
+    at: Arc<AtomicU64>,
+    /// Every piece has been taken.
+    done: Arc<AtomicBool>,
+    started: Instant,
+}
+
 /// The body as a stream of pieces, each waiting for the bandwidth limit and marking progress when the
 /// connection takes it.
 fn paced(
     body: opendal::Buffer,
     limit: Option<Arc<BandwidthLimit>>,
-    progress: Arc<AtomicU64>,
-    started: Instant,
+    progress: Progress,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     // The part's own chunks, cut to pieces: no byte is copied on its way to the connection.
     let pieces: Vec<Bytes> = Iterator::flat_map(body, |chunk| {
@@ -279,15 +303,21 @@ fn paced(
             .collect::<Vec<_>>()
     })
     .collect();
-    futures::stream::iter(pieces).then(move |piece| {
+    let last = pieces.len().saturating_sub(1);
+    let Progress { at, done, started } = progress;
+    futures::stream::iter(pieces.into_iter().enumerate()).then(move |(i, piece)| {
         let limit = limit.clone();
-        let progress = progress.clone();
+        let at = at.clone();
+        let done = done.clone();
         async move {
             if let Some(l) = &limit {
-                progress.store(WAITING_OUR_TURN, Ordering::Relaxed);
+                at.store(WAITING_OUR_TURN, Ordering::Relaxed);
                 l.take(piece.len()).await;
             }
-            progress.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            at.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            if i == last {
+                done.store(true, Ordering::Relaxed);
+            }
             Ok(piece)
         }
     })
