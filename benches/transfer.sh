@@ -16,15 +16,17 @@
 #   MBX_BENCH_SCALE      multiplies object sizes and counts (default 1.0; e.g. 0.01 for a quick trial run)
 #   MBX_BENCH_DIR        work folder (default /tmp/mbx-bench); wiped at start except for datasets/, where the
 #                        generated datasets are kept across runs, one folder per dataset name and scale
-#   MBX_BENCH_PORT_BASE  the two S3 servers listen on this port and the next (default 19400)
+#   MBX_BENCH_SERVER     garage (default: Garage 2.5.0, the fastest real S3 server here; its first use builds it
+#                        with cargo, ~20 min on 2 cores) or s3s-fs (s3s-fs 0.14.1, the fallback)
+#   MBX_BENCH_PORT_BASE  server A listens on this port, server B 10 ports higher (default 19400)
 # Output: a markdown table per dataset plus ratio lines, on stdout and in $WORK/results.md (progress, one line per
 # timed command, on stderr); the raw figures of every round in $WORK/results.jsonl, from which
 # `benches/report.py $WORK/results.jsonl` prints the tables again. Every command's output is in $WORK/logs/.
 # Each copy starts on an empty destination (checked, on disk and through S3) and must leave exactly the dataset's
 # objects and bytes there; the benchmark stops at the first command that fails or copies too little.
-# Needs: rclone (Debian package), /usr/bin/time (Debian package `time`), python3. Servers: s3s-fs from
-# tests/servers/ (objects are plain files under $WORK/servers/{a,b}/root/mbx/, which is how the destination is
-# emptied and counted).
+# Needs: rclone (Debian package), /usr/bin/time (Debian package `time`), python3. Servers: tests/servers/garage.sh
+# or s3s-fs.sh. A server is emptied by wiping its data (Garage: stopped, wiped and started again; s3s-fs: its
+# files removed), and the destination is counted through S3 by `rclone size` (Garage) or on disk (s3s-fs).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DATASETS=(); ROUNDS=3
@@ -42,6 +44,8 @@ SCALE=$(python3 -c "import sys; s = float(sys.argv[1]); assert s > 0; print(repr
   || { echo "MBX_BENCH_SCALE: a positive number, not '${MBX_BENCH_SCALE:-}'" >&2; exit 2; }
 WORK=${MBX_BENCH_DIR:-/tmp/mbx-bench}
 BASE=${MBX_BENCH_PORT_BASE:-19400}
+SERVER=${MBX_BENCH_SERVER:-garage}
+case $SERVER in garage | s3s-fs) ;; *) echo "MBX_BENCH_SERVER: garage or s3s-fs, not '$SERVER'" >&2; exit 2 ;; esac
 # rclone's S3 SDK fails on this machine's AWS_CA_BUNDLE (a custom CA for HTTPS); everything here is plain HTTP.
 unset AWS_CA_BUNDLE
 command -v rclone >/dev/null || { echo "rclone missing: apt-get install rclone" >&2; exit 1; }
@@ -60,31 +64,25 @@ mkdir -p "$WORK/datasets"
 find "$WORK" -mindepth 1 -maxdepth 1 ! -name datasets -exec rm -rf {} +
 mkdir -p "$WORK/servers" "$WORK/logs"
 trap '"$ROOT/tests/servers/stop.sh" "$WORK/servers"' EXIT
-"$ROOT/tests/servers/s3s-fs.sh" bench_a "$BASE" "$WORK/servers/a" mbx > "$WORK/a.toml"
-"$ROOT/tests/servers/s3s-fs.sh" bench_b $((BASE + 1)) "$WORK/servers/b" mbx > "$WORK/b.toml"
+# start SERVER (a|b): start that server on an empty data folder; its remote section goes to $WORK/SERVER.toml.
+start() {
+  local port=$BASE; [ "$1" = b ] && port=$((BASE + 10))
+  "$ROOT/tests/servers/$SERVER.sh" "bench_$1" "$port" "$WORK/servers/$1" mbx > "$WORK/$1.toml"
+}
+start a; start b
+# option SERVER KEY: a value from that server's remote section.
+option() { sed -n "s/^$2 = \"\(.*\)\"$/\1/p" "$WORK/$1.toml"; }
 {
   cat "$WORK/a.toml" "$WORK/b.toml"
   for d in big small mixed; do printf '[remotes.data_%s]\ntype = "fs"\nroot = "%s"\n' "$d" "$WORK/datasets/$d-$SCALE"; done
   printf '[remotes.fsdst]\ntype = "fs"\nroot = "%s"\n' "$WORK/fsdst"
 } > "$WORK/remotes.toml"
-cat > "$WORK/rclone.conf" <<CONF
-[a]
-type = s3
-provider = Other
-endpoint = http://127.0.0.1:$BASE
-access_key_id = mbxaccess
-secret_access_key = mbxsecret
-region = us-east-1
-force_path_style = true
-[b]
-type = s3
-provider = Other
-endpoint = http://127.0.0.1:$((BASE + 1))
-access_key_id = mbxaccess
-secret_access_key = mbxsecret
-region = us-east-1
-force_path_style = true
-CONF
+for x in a b; do
+  printf '[%s]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = %s\nsecret_access_key = %s\n' \
+    "$x" "$(option $x endpoint)" "$(option $x access_key_id)" "$(option $x secret_access_key)"
+  printf 'region = %s\nforce_path_style = true\n' "$(option $x region | grep . || echo us-east-1)"
+done > "$WORK/rclone.conf"
+chmod 600 "$WORK/rclone.conf"
 export MBX_STATE_DIR=$WORK/state   # mbx's journals; never the user's ~/.local/state/mbx
 MBXC=("$MBX" --config "$WORK/remotes.toml" -q --json)   # -q --json: only the JSON events, checked below
 RC=(rclone --config "$WORK/rclone.conf")
@@ -140,31 +138,47 @@ PY
 # count DIR: "FILES BYTES" of the files under DIR, mbx's own .mbx/ folders left out.
 count() {
   [ -d "$1" ] || { echo "0 0"; return; }
-  find "$1" -name .mbx -prune -o -type f -printf '%s\n' | awk '{n++; s+=$1} END {printf "%d %d\n", n, s}'
+  # %.0f, not %d: mawk clamps %d to 2^31-1, which once made a 4 GiB dataset count as 2 GiB
+  find "$1" -name .mbx -prune -o -type f -printf '%s\n' | awk '{n++; s+=$1} END {printf "%.0f %.0f\n", n, s}'
 }
 
-# empty SERVER (a|b): delete every object of that s3s-fs server on disk (the bucket folder's content and the
-# server's metadata/upload files at the root), then check that nothing is left, on disk and through S3.
-# `rclone purge` was not reliable here: one run's destination was not empty, and the copy after it copied nothing.
+# empty SERVER (a|b): wipe every object of that server (Garage: stop it, delete its data, start it again;
+# s3s-fs: delete the bucket folder's content and its metadata/upload files on disk), then check through S3
+# that nothing is left. `rclone purge` was not reliable on s3s-fs: one run's destination was not empty, and the
+# copy after it copied nothing.
 empty() {
-  local root=$WORK/servers/$1/root n
-  rm -rf "$root/mbx"; find "$root" -mindepth 1 -maxdepth 1 -name '.*' -exec rm -rf {} +
-  mkdir -p "$root/mbx"
-  n=$(find "$root" -mindepth 1 ! -type d | wc -l)
-  [ "$n" -eq 0 ] || die "$1 is not empty after clearing: $n files under $root"
+  local n
+  if [ "$SERVER" = garage ]; then
+    "$ROOT/tests/servers/stop.sh" "$WORK/servers/$1"; rm -rf "$WORK/servers/$1"; start "$1"
+  else
+    local root=$WORK/servers/$1/root
+    rm -rf "$root/mbx"; find "$root" -mindepth 1 -maxdepth 1 -name '.*' -exec rm -rf {} +
+    mkdir -p "$root/mbx"
+    n=$(find "$root" -mindepth 1 ! -type d | wc -l)
+    [ "$n" -eq 0 ] || die "$1 is not empty after clearing: $n files under $root"
+  fi
   n=$("${MBXC[@]}" ls "bench_$1:" -r | wc -l)
   [ "$n" -eq 0 ] || die "$1 is not empty after clearing: S3 lists $n objects in bucket mbx"
 }
-# expect WHAT DIR: DIR must hold exactly the dataset's objects and bytes; a copy that copied nothing (or too
-# little, or too much) stops the benchmark.
+# on_b: "FILES BYTES" of the tree copied to B (mbx's .mbx/ folder left out).
+on_b() {
+  if [ "$SERVER" = garage ]; then
+    "${RC[@]}" size --json "${NOMBX[@]}" "$DST" | python3 -c 'import json, sys; j = json.load(sys.stdin); print(j["count"], j["bytes"])'
+  else
+    count "$WORK/servers/b/root/mbx/backup/my_backup"
+  fi
+}
+# expect WHAT [DIR]: DIR (default: the tree copied to B) must hold exactly the dataset's objects and bytes; a copy
+# that copied nothing (or too little, or too much) stops the benchmark.
 expect() {
-  local got; got=$(count "$2")
-  [ "$got" = "$COUNT $SIZE" ] || die "$1: $2 holds '$got' (files bytes), the dataset is '$COUNT $SIZE'"
+  local got; if [ $# -ge 2 ]; then got=$(count "$2"); else got=$(on_b); fi
+  [ "$got" = "$COUNT $SIZE" ] || die "$1: ${2:-B} holds '$got' (files bytes), the dataset is '$COUNT $SIZE'"
 }
 # summary TOOL CONDITION: the last JSON summary mbx printed in TOOL's log must satisfy CONDITION (python, over s
 # and COUNT).
 summary() {
-  local log=$WORK/logs/$DS-$ROUND-$1.log
+  local log=$WORK/logs/$DS-${ROUND:-0}-$1.log
+  [ "$1" = seed ] && log=$WORK/logs/$DS-seed-a.log
   python3 - "$log" "$COUNT" "$2" <<'PY' || die "$1: mbx's summary does not satisfy $2 (log: $log)"
 import json, sys
 log, count, cond = sys.argv[1], int(sys.argv[2]), sys.argv[3]
@@ -178,10 +192,9 @@ logged() {
   n=$(grep -cE -- "$2" "$log" || true)
   [ "$n" -eq "$3" ] || die "$1: $n lines match '$2' in $log, expected $3"
 }
-B_TREE() { echo "$WORK/servers/b/root/mbx/backup/my_backup"; }
 srv_ticks() {  # CPU ticks used so far by both S3 servers
   local f pid t=0
-  for f in "$WORK"/servers/{a,b}/s3s-fs.pid; do
+  for f in "$WORK"/servers/{a,b}/"$SERVER".pid; do
     pid=$(cat "$f"); t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
   done
   echo "$t"
@@ -217,44 +230,44 @@ PY
 unit_mbx() {
   empty b; rm -rf "$MBX_STATE_DIR"
   run mbx copy "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
-  expect mbx "$(B_TREE)"; summary mbx 's["copied"] == COUNT and not s["failed"]'
+  expect mbx; summary mbx 's["copied"] == COUNT and not s["failed"]'
   run mbx-verify verify "${MBXC[@]}" verify bench_b:backup/my_backup
   summary mbx-verify 's["checked"] == COUNT and not s["mismatches"]'
   # nothing to copy: same source, same destination, mbx's journal kept
   run mbx-rerun noop "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
-  expect mbx-rerun "$(B_TREE)"; summary mbx-rerun 's["copied"] == 0 and s["skipped"] == COUNT'
+  expect mbx-rerun; summary mbx-rerun 's["copied"] == 0 and s["skipped"] == COUNT'
 }
 unit_rclone_default() {
   empty b
   run rclone-default copy "${RC[@]}" copy "${NOMBX[@]}" "$SRC" "$DST"
-  expect rclone-default "$(B_TREE)"
+  expect rclone-default
 }
 unit_rclone_tuned() {
   empty b
   run rclone-tuned copy "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$DST"
-  expect rclone-tuned "$(B_TREE)"
+  expect rclone-tuned
   # rclone's own verification (it reads both sides) and no-op re-run, with the tuned flags (more checkers)
   run rclone-check verify "${RC[@]}" check --download "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$DST"
   logged rclone-check ": $COUNT matching files$" 1; logged rclone-check ": 0 differences found$" 1
   run rclone-rerun noop "${RC[@]}" copy "${TUNED[@]}" "${NOMBX[@]}" "$SRC" "$DST"
-  expect rclone-rerun "$(B_TREE)"
+  expect rclone-rerun
 }
 unit_rclone_wide() {
   empty b
   run rclone-wide copy "${RC[@]}" copy "${WIDE[@]}" "${NOMBX[@]}" "$SRC" "$DST"
-  expect rclone-wide "$(B_TREE)"
+  expect rclone-wide
 }
 # The manual way of Milvus's migration page: download A to a local disk, then upload to B (rclone tuned both
 # ways), timed as one command.
 unit_two_hop() {
   empty b; rm -rf "$WORK/stage"
   run two-hop copy bash "$WORK/two-hop.sh"
-  expect two-hop "$(B_TREE)"
+  expect two-hop
   rm -rf "$WORK/stage"
 }
 # Read limit: every byte of A read and thrown away, nothing written. Two readers, the best one counts:
 # `mbx verify` of A's tree (A was seeded by mbx, so it has a manifest): the read half of `mbx transfer`, same
-# client and concurrency (16 objects in flight), plus a BLAKE3 hash that costs far less than the servers;
+# client and concurrency (64 objects in flight), plus a BLAKE3 hash;
 # `rclone md5sum --download` with 16 checkers: rclone's read path, the data only hashed (MD5) and dropped.
 # Neither writes to disk (`rclone copy a: /local` would measure the local disk too; `rclone cat` is sequential).
 unit_read_mbx() {
@@ -269,12 +282,12 @@ unit_read_rclone() {
 unit_write_mbx() {
   empty b; rm -rf "$MBX_STATE_DIR"
   run write-mbx copy "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_b:backup/
-  expect write-mbx "$(B_TREE)"; summary write-mbx 's["copied"] == COUNT and not s["failed"]'
+  expect write-mbx; summary write-mbx 's["copied"] == COUNT and not s["failed"]'
 }
 unit_write_rclone() {
   empty b
   run write-rclone copy "${RC[@]}" copy "${TUNED[@]}" "$DATA/backup/my_backup" "$DST"
-  expect write-rclone "$(B_TREE)"
+  expect write-rclone
 }
 # mbx's in-process pipeline (read, hash, write) without S3: between two local folders on the same disk, against
 # `cp -r` of the same tree.
@@ -300,7 +313,7 @@ for DS in "${DATASETS[@]}"; do
   echo "dataset $DS (scale $SCALE): $COUNT objects, $((SIZE >> 20)) MiB; $ROUNDS rounds" >&2
   empty a; rm -rf "$MBX_STATE_DIR"
   "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_a:backup/ > "$WORK/logs/$DS-seed-a.log"
-  expect "seeding A" "$WORK/servers/a/root/mbx/backup/my_backup"
+  summary seed 's["copied"] == COUNT and not s["failed"]'
   for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     # interleaved: every tool once per round; each round starts one tool further, so no tool is always first
     n=${#UNITS[@]}

@@ -44,7 +44,7 @@ pub(crate) struct Args {
 #[derive(clap::Args, Clone)]
 pub(crate) struct Tuning {
     /// Bound on the memory used for data buffers: peak ≈ this plus a small constant, whatever the objects.
-    #[arg(long, value_parser = size_arg, default_value = "192MiB", value_name = "SIZE")]
+    #[arg(long, value_parser = size_arg, default_value = "160MiB", value_name = "SIZE")]
     max_memory: u64,
     /// Objects in flight.
     #[arg(long, default_value_t = 64, value_name = "N")]

@@ -110,7 +110,7 @@ impl Default for TransferOptions {
             parts_in_flight: 4,
             read_ahead: 2,
             transfers: 64,
-            memory_limit: 192 << 20,
+            memory_limit: 160 << 20,
             object_retries: 3,
             server_side: true,
             dry_run: false,
