@@ -5,9 +5,10 @@ usage: benches/report.py RESULTS_JSONL [RESULTS_MD]
 Prints one table per dataset plus ratio lines, and writes the same text to RESULTS_MD when given.
 Each line of RESULTS_JSONL is one timed command of one round: dataset, scale, round, tool, kind (copy, read,
 verify, noop), objects, bytes (the dataset's), seconds, rss_mib, cpu_s (the command, children included),
-servers_cpu_s (both S3 servers during the command).
+servers_cpu_s (both S3 servers during the command), and cores (the machine's; os.cpu_count() when absent).
 """
 import json
+import os
 import statistics
 import sys
 
@@ -35,7 +36,9 @@ NOTES = """¹ `--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk
 
 MiB/s is the dataset's size over the wall time (`rclone check` reads it twice, from A and from B); min and median
 over the rounds. Peak RSS: the largest over the rounds; CPU: median, user + system, of the command (two-hop: both
-rclone runs) and, separately, of the two S3 servers, which share the machine's cores with the tools."""
+rclone runs) and, separately, of the two S3 servers, which share the machine's cores with the tools. CPU busy: the
+command's and the servers' CPU over (cores × wall time), median: near 100 %, the copy was bound by the machine's
+CPU, and only spending less of it could make it faster."""
 
 
 def med(xs):
@@ -53,6 +56,8 @@ def summary(rows):
         "rss": max(r["rss_mib"] for r in rows),
         "cpu": med([r["cpu_s"] for r in rows]),
         "srv": med([r["servers_cpu_s"] for r in rows]),
+        "busy": med([(r["cpu_s"] + r["servers_cpu_s"]) / (r.get("cores") or os.cpu_count() or 1) / r["seconds"]
+                     for r in rows]),
     }
 
 
@@ -70,14 +75,15 @@ def report(records):
         rounds = max(r["round"] for r in recs)
         out.append(f"### dataset `{ds}` (scale {first['scale']:g}: {first['objects']:,} objects, "
                    f"{first['bytes'] / 1048576:,.1f} MiB; {rounds} interleaved rounds)\n")
-        out.append("| tool | MiB/s min | MiB/s median | seconds (median) | peak RSS MiB | CPU s | servers CPU s |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        out.append("| tool | MiB/s min | MiB/s median | seconds (median) | peak RSS MiB | CPU s | servers CPU s "
+                   "| CPU busy |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
         order = [t for t in LABELS if t in tools] + [t for t in tools if t not in LABELS]
         for t in order:
             s = tools[t]
             rate = ("—", "—") if s["kind"] == "noop" else (f"{s['min']:.1f}", f"{s['median']:.1f}")
             out.append(f"| {LABELS.get(t, t)} | {rate[0]} | {rate[1]} | {s['seconds']:.2f} | {s['rss']:.0f} | "
-                       f"{s['cpu']:.1f} | {s['srv']:.1f} |")
+                       f"{s['cpu']:.1f} | {s['srv']:.1f} | {s['busy']:.0%} |")
         out.append("")
         out.append("Ratios (medians, same run, same data):")
         m = tools.get("mbx")
@@ -95,6 +101,14 @@ def report(records):
             limit = min(r, w)
             out.append(f"- transfer: mbx / limit = **{m['median'] / limit:.2f}** (limit = min(read A alone "
                        f"{r:.1f} MiB/s by {rt}, write B alone {w:.1f} MiB/s by {wt}) = {limit:.1f} MiB/s)")
+        srv_reads = [tools[t]["srv"] for t in ("read-mbx", "read-rclone") if t in tools]
+        srv_writes = [tools[t]["srv"] for t in ("write-mbx", "write-rclone") if t in tools]
+        if m and srv_reads and srv_writes:
+            cores = recs[0].get("cores") or os.cpu_count() or 1
+            floor = (min(srv_reads) + min(srv_writes)) / cores
+            out.append(f"- transfer: the servers' CPU floor / mbx time = **{floor / m['seconds']:.2f}** (reading A "
+                       f"and writing B alone cost the servers {min(srv_reads):.1f} + {min(srv_writes):.1f} CPU s; on "
+                       f"{cores} cores no A→B copy can take less than {floor:.2f} s, even one that cost nothing)")
         if m and "two-hop" in tools:
             out.append(f"- transfer: mbx / manual two hops = {fmt_ratio(m['median'] / tools['two-hop']['median'])}×")
         if "mbx-verify" in tools and "rclone-check" in tools:

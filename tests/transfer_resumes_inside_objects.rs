@@ -100,6 +100,32 @@ fn data_size(t: &Tree) -> u64 {
     t.values().map(|v| v.len() as u64).sum()
 }
 
+/// Runs `mbx transfer FROM TO --part-size 8MiB --verify`, which must succeed with no mismatch; returns the
+/// summary.
+fn transfer_verified(config: &Path, state: &Path, from: &str, to: &str) -> serde_json::Value {
+    let out = mbx_with(
+        config,
+        state,
+        &[
+            "--json",
+            "transfer",
+            from,
+            to,
+            "--part-size",
+            "8MiB",
+            "--verify",
+        ],
+    );
+    assert_exit(&out, 0);
+    let s = summary(&out);
+    assert_eq!(
+        s["verify"]["mismatches"].as_array().map(Vec::len),
+        Some(0),
+        "{s}"
+    );
+    s
+}
+
 fn u(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or_else(|| panic!("not a number: {v}"))
 }
@@ -237,25 +263,11 @@ async fn link_faults_cost_one_part_each() {
     let tree = large_tree(&[40 * MIB, 40 * MIB, 24 * MIB + 5], 5);
     let size = data_size(&tree);
     put_tree(&src, &format!("{root}/b"), &tree).await;
-    let out = mbx_with(
+    transfer_verified(
         &config,
         state.path(),
-        &[
-            "--json",
-            "transfer",
-            &format!("local:{root}/b"),
-            &format!("flaky:{root}/out"),
-            "--part-size",
-            "8MiB",
-            "--verify",
-        ],
-    );
-    assert_exit(&out, 0);
-    let s = summary(&out);
-    assert_eq!(
-        s["verify"]["mismatches"].as_array().map(Vec::len),
-        Some(0),
-        "{s}"
+        &format!("local:{root}/b"),
+        &format!("flaky:{root}/out"),
     );
     assert_same_tree(&read_tree(&dst, &format!("{root}/out")).await, &tree);
     let stats = proxy.stats();
@@ -302,27 +314,13 @@ async fn a_slow_or_lost_completion_still_lands() {
         proxy.configure(cfg);
         proxy.reset_stats();
         let state = tempfile::tempdir().unwrap();
-        let out = mbx_with(
+        let s = transfer_verified(
             &config,
             state.path(),
-            &[
-                "--json",
-                "transfer",
-                &format!("local:{root}/b"),
-                &format!("slowend:{root}/{case}"),
-                "--part-size",
-                "8MiB",
-                "--verify",
-            ],
+            &format!("local:{root}/b"),
+            &format!("slowend:{root}/{case}"),
         );
-        assert_exit(&out, 0);
-        let s = summary(&out);
         assert_eq!(u(&s["copied"]), 2, "{case}: {s}");
-        assert_eq!(
-            s["verify"]["mismatches"].as_array().map(Vec::len),
-            Some(0),
-            "{case}: {s}"
-        );
         let stats = proxy.stats();
         assert!(
             u(&stats["faults"]["stall"]) >= 2,
