@@ -213,26 +213,23 @@ impl Copier {
                     .landed(&obj.dst_key, &u.upload_id)
                     .await
                     .map_err(CopyError::upload)?;
+                // Every part landed and the server knows no upload, or (s3s-fs) lists no parts of one it
+                // completed: the interrupted run may have completed it.
                 let parts_total = obj.src.size.div_ceil(part_size).max(1) as usize;
-                // Some servers (s3s-fs) list no parts, rather than no upload, once it is completed.
-                let all_journaled_none_listed = state.parts.len() == parts_total
-                    && matches!(&on_server, Landed::Parts(listed) if listed.is_empty());
+                let none_listed = match &on_server {
+                    Landed::Gone => true,
+                    Landed::Parts(listed) => listed.is_empty(),
+                    Landed::Unlisted { .. } => false,
+                };
+                if none_listed && state.parts.len() == parts_total {
+                    return Ok(Resumed {
+                        upload_id: u.upload_id.clone(),
+                        landed: state.parts,
+                        maybe_completed: true,
+                    });
+                }
                 let landed: BTreeMap<u32, PartRecord> = match on_server {
-                    Landed::Gone | Landed::Parts(_) if all_journaled_none_listed => {
-                        return Ok(Resumed {
-                            upload_id: u.upload_id.clone(),
-                            landed: state.parts,
-                            maybe_completed: true,
-                        });
-                    }
                     Landed::Gone => {
-                        if state.parts.len() == parts_total {
-                            return Ok(Resumed {
-                                upload_id: u.upload_id.clone(),
-                                landed: state.parts,
-                                maybe_completed: true,
-                            });
-                        }
                         // Aborted or expired: start again.
                         journal.forget_upload(&obj.src.rel);
                         return self.begin(obj, uploads, journal, part_size).await;
