@@ -29,6 +29,7 @@ LABELS = {
     "rclone-rerun": "`rclone copy` again, nothing to copy (tuned ¹)",
     "fs-mbx": "pipeline: `mbx transfer` folder→folder, same disk",
     "cp-r": "pipeline: `cp -r` of the same folder",
+    "cp-r-sync": "pipeline: `cp -r`, then `sync -f` (flushed to disk, as mbx does)",
 }
 RCLONE_COPIES = ("rclone-default", "rclone-tuned", "rclone-wide")
 NOTES = """¹ `--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk-size 16M --multi-thread-streams 4`
@@ -121,6 +122,11 @@ def report(records):
         if "fs-mbx" in tools and "cp-r" in tools:
             a, b = tools["fs-mbx"]["median"], tools["cp-r"]["median"]
             out.append(f"- pipeline: mbx folder→folder / `cp -r` = **{a / b:.2f}** ({a:.1f} / {b:.1f} MiB/s)")
+        if "fs-mbx" in tools and "cp-r-sync" in tools:
+            a, b = tools["fs-mbx"]["median"], tools["cp-r-sync"]["median"]
+            out.append(
+                f"- pipeline: mbx folder→folder / `cp -r` + `sync` = **{a / b:.2f}** ({a:.1f} / {b:.1f} MiB/s)"
+            )
         out.append("")
     out.append(NOTES)
     return "\n".join(out)

@@ -19,6 +19,8 @@
 #   MBX_BENCH_SERVER     garage (default: Garage 2.5.0, the fastest real S3 server here; its first use builds it
 #                        with cargo, ~20 min on 2 cores) or s3s-fs (s3s-fs 0.14.1, the fallback)
 #   MBX_BENCH_PORT_BASE  server A listens on this port, server B 10 ports higher (default 19400)
+#   MBX_BENCH_UNITS      only these units, space-separated (default: all, see UNITS below), e.g.
+#                        "fs_mbx fs_cp fs_cp_sync" for the pipeline alone
 # Output: a markdown table per dataset plus ratio lines, on stdout and in $WORK/results.md (progress, one line per
 # timed command, on stderr); the raw figures of every round in $WORK/results.jsonl, from which
 # `benches/report.py $WORK/results.jsonl` prints the tables again. Every command's output is in $WORK/logs/.
@@ -304,7 +306,23 @@ unit_fs_cp() {
   expect cp-r "$WORK/fsdst/backup/my_backup"
   rm -rf "$WORK/fsdst"
 }
-UNITS=(mbx rclone_default rclone_tuned rclone_wide two_hop read_mbx read_rclone write_mbx write_rclone fs_mbx fs_cp)
+# mbx flushes every part to disk (fdatasync) before it journals it, so that a resume can trust what the journal
+# says; `cp -r` leaves its bytes in the page cache. This peer does the same copy, then flushes it.
+unit_fs_cp_sync() {
+  rm -rf "$WORK/fsdst"; mkdir -p "$WORK/fsdst/backup"
+  [ "$(count "$WORK/fsdst")" = "0 0" ] || die "$WORK/fsdst not empty"
+  run cp-r-sync copy sh -c 'cp -r "$1" "$2" && sync -f "$2"' sh "$DATA/backup/my_backup" "$WORK/fsdst/backup/"
+  expect cp-r-sync "$WORK/fsdst/backup/my_backup"
+  rm -rf "$WORK/fsdst"
+}
+UNITS=(mbx rclone_default rclone_tuned rclone_wide two_hop read_mbx read_rclone write_mbx write_rclone fs_mbx fs_cp
+  fs_cp_sync)
+if [ -n "${MBX_BENCH_UNITS:-}" ]; then
+  read -r -a UNITS <<< "$MBX_BENCH_UNITS"
+  for u in "${UNITS[@]}"; do
+    declare -F "unit_$u" >/dev/null || die "MBX_BENCH_UNITS: no unit '$u' (units: mbx rclone_default ... fs_cp_sync)"
+  done
+fi
 
 for DS in "${DATASETS[@]}"; do
   DATA=$WORK/datasets/$DS-$SCALE
