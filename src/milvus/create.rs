@@ -316,6 +316,8 @@ async fn describe_and_flush(
         virtual_channel_names: d.virtual_channel_names,
         physical_channel_names: d.physical_channel_names,
         aliases: d.aliases,
+        // A collection's TTL and other settings: a 2.3 schema has no properties of its own.
+        properties: schema::kv_to_meta(&d.properties),
         ..Default::default()
     };
     Ok((info, objects))

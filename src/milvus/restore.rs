@@ -403,6 +403,8 @@ async fn create_collection(
                 schema: schema.encode_to_vec(),
                 shards_num: coll.shards_num.max(1),
                 consistency_level: coll.consistency_level.0,
+                properties: create_properties(coll),
+                num_partitions: num_partitions(coll),
                 ..Default::default()
             })
             .await
@@ -434,6 +436,36 @@ async fn create_collection(
         )));
     }
     Ok(())
+}
+
+/// The properties to create a collection with: its schema's (what milvus-backup restores), then the
+/// collection's own from DescribeCollection (which milvus-backup records but does not restore, and which are the
+/// only ones a 2.3 source has: its TTL, for one). The source cluster's encryption keys (`cipher.*`) stay behind.
+fn create_properties(coll: &CollectionBackupInfo) -> Vec<KeyValuePair> {
+    let schema_props = coll.schema.iter().flat_map(|s| &s.properties);
+    let mut out: Vec<meta::KeyValuePair> = Vec::new();
+    for p in schema_props.chain(&coll.properties) {
+        if !p.key.starts_with("cipher.") && !out.iter().any(|o| o.key == p.key) {
+            out.push(p.clone());
+        }
+    }
+    schema::kv_to_pb(&out)
+}
+
+/// With a partition key, Milvus hashes each row's key over the collection's partitions: the new collection must
+/// have as many as the backed-up one (which are all in the backup), or a filter on the key looks in the wrong
+/// partition. Without one, 0 lets Milvus decide.
+fn num_partitions(coll: &CollectionBackupInfo) -> i64 {
+    let keyed = coll
+        .schema
+        .iter()
+        .flat_map(|s| &s.fields)
+        .any(|f| f.is_partition_key);
+    if keyed {
+        coll.partition_backups.len() as i64
+    } else {
+        0
+    }
 }
 
 async fn ensure_partition(
@@ -820,5 +852,72 @@ impl RestoreJournal {
 
     fn finish(self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kv(key: &str, value: &str) -> meta::KeyValuePair {
+        meta::KeyValuePair {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn properties_come_from_schema_then_collection_without_cipher_keys() {
+        let coll = CollectionBackupInfo {
+            schema: Some(meta::CollectionSchema {
+                properties: vec![
+                    kv("mmap.enabled", "true"),
+                    kv("collection.ttl.seconds", "60"),
+                ],
+                ..Default::default()
+            }),
+            properties: vec![
+                kv("collection.ttl.seconds", "864000"),
+                kv("cipher.key", "secret"),
+                kv("collection.autocompaction.enabled", "false"),
+            ],
+            ..Default::default()
+        };
+        let got: Vec<(String, String)> = create_properties(&coll)
+            .into_iter()
+            .map(|p| (p.key, p.value))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("mmap.enabled".to_string(), "true".to_string()),
+                ("collection.ttl.seconds".to_string(), "60".to_string()),
+                (
+                    "collection.autocompaction.enabled".to_string(),
+                    "false".to_string()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn partition_count_only_with_a_partition_key() {
+        let field = |key: bool| meta::FieldSchema {
+            is_partition_key: key,
+            ..Default::default()
+        };
+        let mut coll = CollectionBackupInfo {
+            schema: Some(meta::CollectionSchema {
+                fields: vec![field(false), field(false)],
+                ..Default::default()
+            }),
+            partition_backups: vec![Default::default(); 16],
+            ..Default::default()
+        };
+        assert_eq!(num_partitions(&coll), 0);
+        if let Some(s) = coll.schema.as_mut() {
+            s.fields[1] = field(true);
+        }
+        assert_eq!(num_partitions(&coll), 16);
     }
 }

@@ -7,7 +7,7 @@ use super::meta;
 use super::proto::common::KeyValuePair as PbKv;
 use super::proto::schema as pb;
 
-fn kv_to_meta(v: &[PbKv]) -> Vec<meta::KeyValuePair> {
+pub(crate) fn kv_to_meta(v: &[PbKv]) -> Vec<meta::KeyValuePair> {
     v.iter()
         .map(|p| meta::KeyValuePair {
             key: p.key.clone(),
@@ -16,7 +16,7 @@ fn kv_to_meta(v: &[PbKv]) -> Vec<meta::KeyValuePair> {
         .collect()
 }
 
-fn kv_to_pb(v: &[meta::KeyValuePair]) -> Vec<PbKv> {
+pub(crate) fn kv_to_pb(v: &[meta::KeyValuePair]) -> Vec<PbKv> {
     v.iter()
         .map(|p| PbKv {
             key: p.key.clone(),

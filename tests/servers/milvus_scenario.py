@@ -9,6 +9,13 @@ prints {"ok": false, "error": ...}, says why on stderr and exits 1.
       one of them after the 2nd flush (a segment with two delta logs); the last batch (9000..9999) is never
       deleted from, so its segments have no delta log. IVF_FLAT index, loaded.
       -> {"collection", "rows", "partitions": {"_default": n, "p1": n}, "deleted": [ids]}
+  seed-keyed --addr HOST:PORT --collection NAME [--drop]
+      int64 pk `id`, int64 partition key `k` (= id % 50), float_vector(8) `vec`; 16 partitions (Milvus's
+      default is 64), property collection.ttl.seconds; 3000 rows, 2 flushes, ids 0..99 deleted; loaded.
+      -> {"collection", "rows", "partitions"}
+  compare-keyed --a HOST:PORT --a-collection NAME --b HOST:PORT --b-collection NAME
+      checks what seed-keyed made: schema (with the partition key), properties, partitions, count(*), and
+      count(k == v) for every key value (a filter on the key only looks in the partition the key hashes to).
   compare --a HOST:PORT --a-collection NAME --b HOST:PORT --b-collection NAME
       builds B's index (same as A's) if missing, loads both, and checks: schema, shard count, count(*),
       per-partition counts, the same ids present (so none of A's deleted ids came back), row 7777 equal
@@ -138,7 +145,69 @@ def seed(args):
 
 
 def schema_of(coll):
-    return [(f.name, f.dtype.name, f.is_primary, f.auto_id, sorted(f.params.items())) for f in coll.schema.fields]
+    return [(f.name, f.dtype.name, f.is_primary, f.auto_id, f.is_partition_key, sorted(f.params.items()))
+            for f in coll.schema.fields]
+
+
+KEYS = 50        # distinct partition-key values in seed-keyed
+KEYED_ROWS = 3000
+TTL = {"collection.ttl.seconds": "864000"}
+
+
+def seed_keyed(args):
+    using = connect("A", args.addr)
+    name = args.collection
+    if utility.has_collection(name, using=using):
+        check(args.drop, f"collection {name} already exists on {args.addr} (pass --drop to replace it)")
+        utility.drop_collection(name, using=using)
+    schema = CollectionSchema([
+        FieldSchema("id", DataType.INT64, is_primary=True, auto_id=False),
+        FieldSchema("k", DataType.INT64, is_partition_key=True),
+        FieldSchema("vec", DataType.FLOAT_VECTOR, dim=DIM),
+    ], description="mbx partition-key collection")
+    c = Collection(name, schema, using=using, shards_num=1, num_partitions=16)
+    c.set_properties(TTL)
+
+    def ins(lo, hi):
+        ids = list(range(lo, hi))
+        c.insert([ids, [i % KEYS for i in ids], vectors(ids)], timeout=TIMEOUT)
+
+    ins(0, KEYED_ROWS // 2)
+    c.flush(timeout=TIMEOUT)
+    ins(KEYED_ROWS // 2, KEYED_ROWS)
+    c.delete(f"id in [{','.join(map(str, range(100)))}]", timeout=TIMEOUT)
+    c.flush(timeout=TIMEOUT)
+    ensure_loaded(c, INDEX)
+    n = count(c)
+    check(n == KEYED_ROWS - 100, f"seed-keyed: count(*) on {name} is {n}, expected {KEYED_ROWS - 100}")
+    return {"collection": name, "rows": n, "partitions": len(c.partitions)}
+
+
+def properties_of(using, name):
+    return connections._fetch_handler(using).describe_collection(name).get("properties") or {}
+
+
+def compare_keyed(args):
+    ua, ub = connect("A", args.a), connect("B", args.b)
+    for u, n, addr in ((ua, args.a_collection, args.a), (ub, args.b_collection, args.b)):
+        check(utility.has_collection(n, using=u), f"no collection {n} on {addr}")
+    ca, cb = Collection(args.a_collection, using=ua), Collection(args.b_collection, using=ub)
+    check(schema_of(ca) == schema_of(cb), f"schemas differ: A {schema_of(ca)} B {schema_of(cb)}")
+    pa, pb = properties_of(ua, ca.name), properties_of(ub, cb.name)
+    check(pa == pb, f"properties differ: A {pa} B {pb}")
+    na, nb = sorted(p.name for p in ca.partitions), sorted(p.name for p in cb.partitions)
+    check(na == nb, f"partitions differ: A has {len(na)} {na[:3]}..., B has {len(nb)} {nb[:3]}...")
+    ensure_loaded(ca, INDEX)
+    ensure_loaded(cb, INDEX)
+    check(count(ca) == count(cb), f"count(*) differs: A {count(ca)} B {count(cb)}")
+    per_key = {}
+    for v in range(KEYS):
+        x, y = (len(c.query(f"k == {v}", output_fields=["id"], **STRONG)) for c in (ca, cb))
+        check(x == y, f"count(k == {v}) differs: A {x} B {y} (rows in the wrong partition for their key)")
+        per_key[v] = x
+    check(sum(per_key.values()) == count(ca), f"the keys' counts add up to {sum(per_key.values())}, not count(*)")
+    return {"ok": True, "a": f"{args.a}/{ca.name}", "b": f"{args.b}/{cb.name}", "rows": count(ca),
+            "partitions": len(na), "properties": pb, "keys_checked": KEYS}
 
 
 def compare(args):
@@ -203,15 +272,21 @@ def main():
     s.add_argument("--addr", required=True)
     s.add_argument("--collection", required=True)
     s.add_argument("--drop", action="store_true")
-    c = sub.add_parser("compare")
-    c.add_argument("--a", required=True)
-    c.add_argument("--a-collection", required=True)
-    c.add_argument("--b", required=True)
-    c.add_argument("--b-collection", required=True)
+    s = sub.add_parser("seed-keyed")
+    s.add_argument("--addr", required=True)
+    s.add_argument("--collection", required=True)
+    s.add_argument("--drop", action="store_true")
+    for cmd in ("compare", "compare-keyed"):
+        c = sub.add_parser(cmd)
+        c.add_argument("--a", required=True)
+        c.add_argument("--a-collection", required=True)
+        c.add_argument("--b", required=True)
+        c.add_argument("--b-collection", required=True)
     args = ap.parse_args()
     t = time.time()
+    run = {"seed": seed, "seed-keyed": seed_keyed, "compare": compare, "compare-keyed": compare_keyed}[args.cmd]
     try:
-        out = seed(args) if args.cmd == "seed" else compare(args)
+        out = run(args)
     except Fail as e:
         print(json.dumps({"ok": False, "error": str(e)}))
         print(f"milvus_scenario.py {args.cmd}: FAILED: {e}", file=sys.stderr)
