@@ -94,12 +94,26 @@ def ensure_loaded(coll, index):
     coll.load(timeout=TIMEOUT)
 
 
-def seed(args):
+def fresh(args):
+    """The connection and the name of the collection to seed, dropped first if --drop allows it."""
     using = connect("A", args.addr)
     name = args.collection
     if utility.has_collection(name, using=using):
         check(args.drop, f"collection {name} already exists on {args.addr} (pass --drop to replace it)")
         utility.drop_collection(name, using=using)
+    return using, name
+
+
+def both(args):
+    """(connection, collection) on A and on B, for the compare commands."""
+    ua, ub = connect("A", args.a), connect("B", args.b)
+    for u, n, addr in ((ua, args.a_collection, args.a), (ub, args.b_collection, args.b)):
+        check(utility.has_collection(n, using=u), f"no collection {n} on {addr}")
+    return (ua, Collection(args.a_collection, using=ua)), (ub, Collection(args.b_collection, using=ub))
+
+
+def seed(args):
+    using, name = fresh(args)
     schema = CollectionSchema([
         FieldSchema("id", DataType.INT64, is_primary=True, auto_id=False),
         FieldSchema("vec", DataType.FLOAT_VECTOR, dim=DIM),
@@ -155,11 +169,7 @@ TTL = {"collection.ttl.seconds": "864000"}
 
 
 def seed_keyed(args):
-    using = connect("A", args.addr)
-    name = args.collection
-    if utility.has_collection(name, using=using):
-        check(args.drop, f"collection {name} already exists on {args.addr} (pass --drop to replace it)")
-        utility.drop_collection(name, using=using)
+    using, name = fresh(args)
     schema = CollectionSchema([
         FieldSchema("id", DataType.INT64, is_primary=True, auto_id=False),
         FieldSchema("k", DataType.INT64, is_partition_key=True),
@@ -188,10 +198,7 @@ def properties_of(using, name):
 
 
 def compare_keyed(args):
-    ua, ub = connect("A", args.a), connect("B", args.b)
-    for u, n, addr in ((ua, args.a_collection, args.a), (ub, args.b_collection, args.b)):
-        check(utility.has_collection(n, using=u), f"no collection {n} on {addr}")
-    ca, cb = Collection(args.a_collection, using=ua), Collection(args.b_collection, using=ub)
+    (ua, ca), (ub, cb) = both(args)
     check(schema_of(ca) == schema_of(cb), f"schemas differ: A {schema_of(ca)} B {schema_of(cb)}")
     pa, pb = properties_of(ua, ca.name), properties_of(ub, cb.name)
     check(pa == pb, f"properties differ: A {pa} B {pb}")
@@ -211,10 +218,7 @@ def compare_keyed(args):
 
 
 def compare(args):
-    ua, ub = connect("A", args.a), connect("B", args.b)
-    for u, n, addr in ((ua, args.a_collection, args.a), (ub, args.b_collection, args.b)):
-        check(utility.has_collection(n, using=u), f"no collection {n} on {addr}")
-    ca, cb = Collection(args.a_collection, using=ua), Collection(args.b_collection, using=ub)
+    (ua, ca), (ub, cb) = both(args)
     check(schema_of(ca) == schema_of(cb), f"schemas differ: A {schema_of(ca)} B {schema_of(cb)}")
     sa, sb = (connections._fetch_handler(u).describe_collection(c.name)["num_shards"]
               for u, c in ((ua, ca), (ub, cb)))
