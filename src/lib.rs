@@ -8,4 +8,5 @@
 pub mod config;
 pub mod milvus;
 pub mod remote;
+pub mod stdout;
 pub mod transfer;

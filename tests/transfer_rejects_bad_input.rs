@@ -70,3 +70,173 @@ fn remotes_listing_redacts_secrets() {
         "{text}"
     );
 }
+
+/// The request signers log their credentials at debug level; `-vv` and RUST_LOG=trace must not show them.
+/// Nothing listens on port 1: every request fails, but each is signed first.
+#[test]
+fn secrets_stay_out_of_debug_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("r.toml");
+    let s3_secret = "S3CR3T-s3-do-not-print";
+    let az_secret = "QVpTRUNSRVQtZG8tbm90LXByaW50LWF6dXJlLWtleQ==";
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.s]\ntype = \"minio\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:1\"\nretries = \"0\"\n\
+             access_key_id = \"AKIDEXAMPLE\"\nsecret_access_key = \"{s3_secret}\"\n\
+             [remotes.z]\ntype = \"azblob\"\ncontainer = \"c\"\nendpoint = \"http://127.0.0.1:1/acct\"\n\
+             retries = \"0\"\naccount_name = \"acct\"\naccount_key = \"{az_secret}\"\n"
+        ),
+    )
+    .unwrap();
+    for (log, args) in [
+        (None, vec!["-vv", "ls", "s:"]),
+        (Some("trace"), vec!["ls", "s:"]),
+        (Some("reqsign_core=trace,debug"), vec!["-vv", "ls", "z:"]),
+        (Some("trace"), vec!["transfer", "s:a", "z:b/"]),
+    ] {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mbx"));
+        cmd.args(["--config", file.to_str().unwrap()])
+            .args(&args)
+            .env("MBX_STATE_DIR", dir.path().join("state"));
+        match log {
+            Some(l) => cmd.env("RUST_LOG", l),
+            None => cmd.env_remove("RUST_LOG"),
+        };
+        let out = cmd.output().unwrap();
+        assert_ne!(out.status.code(), Some(0), "{args:?} reached nothing");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.lines().count() > 5,
+            "{args:?} with RUST_LOG={log:?} logged almost nothing, so it proves nothing: {text}"
+        );
+        for secret in [s3_secret, az_secret] {
+            assert!(
+                !text.contains(secret),
+                "{args:?} with RUST_LOG={log:?} printed a secret"
+            );
+        }
+    }
+}
+
+/// A destination inside the source (same store) is refused before anything is written: each run would list the
+/// previous run's copies as source objects and nest them one level deeper.
+#[test]
+fn a_destination_inside_the_source_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("x/sub")).unwrap();
+    std::fs::write(root.join("x/a.txt"), b"a").unwrap();
+    std::fs::write(root.join("x/sub/b.txt"), b"b").unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let files = || {
+        let mut v: Vec<String> = walk(&root);
+        v.sort();
+        v
+    };
+    let before = files();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
+            .args(["--config", file.to_str().unwrap()])
+            .args(args)
+            .env("MBX_STATE_DIR", dir.path().join("state"))
+            .output()
+            .unwrap()
+    };
+    for (src, dst) in [
+        ("l:x", "l:x/sub/"),
+        ("l:x/", "l:x/sub/deeper"),
+        ("l:x", "l:"),
+        ("l:", "l:y/"),
+        ("l:x/a.txt", "l:x/a.txt"),
+    ] {
+        let out = run(&["transfer", src, dst]);
+        assert_exit(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("inside it"), "{src} {dst}: {err}");
+        assert_eq!(files(), before, "{src} {dst} wrote something");
+    }
+    // The other way round is an ordinary copy: x/sub's objects land in y.
+    assert_exit(&run(&["transfer", "l:x/sub", "l:y"]), 0);
+    assert_eq!(std::fs::read(root.join("y/b.txt")).unwrap(), b"b");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p.display().to_string());
+        }
+    }
+    out
+}
+
+/// `mbx --json transfer ... | head -1`: the reader goes away after one line; the transfer must still finish
+/// (and write its manifest), not panic on the closed pipe.
+#[test]
+fn a_closed_stdout_does_not_stop_a_transfer() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    for i in 0..300 {
+        std::fs::write(root.join(format!("src/f{i}")), vec![i as u8; 1000 + i]).unwrap();
+    }
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec!["--json", "transfer", "l:src", "l:dst/"],
+        vec!["--json", "verify", "l:dst/src"],
+        vec!["remotes"],
+        vec!["ls", "-r", "l:"],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
+            .args(["--config", file.to_str().unwrap()])
+            .args(&args)
+            .env("MBX_STATE_DIR", dir.path().join("state"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is dropped here: every later write meets a closed pipe.
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+    for i in 0..300 {
+        assert_eq!(
+            std::fs::read(root.join(format!("dst/src/f{i}")))
+                .unwrap()
+                .len(),
+            1000 + i
+        );
+    }
+    assert!(root.join("dst/src/.mbx/manifest.json").exists());
+}

@@ -110,7 +110,7 @@ pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Ex
     };
     progress.finish();
     if ctx.json {
-        println!(
+        mbx::outln!(
             "{}",
             serde_json::json!({"event": "summary", "backup": summary})
         );
@@ -200,7 +200,7 @@ pub(crate) async fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<
     };
     progress.finish();
     if ctx.json {
-        println!(
+        mbx::outln!(
             "{}",
             serde_json::json!({"event": "summary", "restore": summary})
         );
@@ -229,9 +229,9 @@ pub(crate) async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<ExitCo
         .map_err(milvus_err)?;
     for b in backups {
         if ctx.json {
-            println!("{}", serde_json::to_value(&b).unwrap_or_default());
+            mbx::outln!("{}", serde_json::to_value(&b).unwrap_or_default());
         } else if b.complete {
-            println!(
+            mbx::outln!(
                 "{}\t{:.1} MiB\t{}\t{}",
                 b.name,
                 b.size as f64 / 1048576.0,
@@ -239,7 +239,7 @@ pub(crate) async fn list(ctx: &Context, args: ListArgs) -> anyhow::Result<ExitCo
                 b.collections.join(",")
             );
         } else {
-            println!(
+            mbx::outln!(
                 "{}\t(incomplete: no meta; an interrupted create, resumed by running it again)",
                 b.name
             );
@@ -263,10 +263,10 @@ pub(crate) async fn get(ctx: &Context, args: NameArgs) -> anyhow::Result<ExitCod
         .await
         .map_err(milvus_err)?;
     if ctx.json {
-        println!("{}", serde_json::to_string(&info).unwrap_or_default());
+        mbx::outln!("{}", serde_json::to_string(&info).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    mbx::outln!(
         "backup {} ({}), Milvus {}, {:.1} MiB",
         info.name,
         info.id,
@@ -274,7 +274,7 @@ pub(crate) async fn get(ctx: &Context, args: NameArgs) -> anyhow::Result<ExitCod
         info.size as f64 / 1048576.0
     );
     for c in &info.collection_backups {
-        println!(
+        mbx::outln!(
             "  collection {}.{} (id {}), {} shard(s), indexes: {}",
             c.db_name,
             c.collection_name,
@@ -288,7 +288,7 @@ pub(crate) async fn get(ctx: &Context, args: NameArgs) -> anyhow::Result<ExitCod
         );
         for p in &c.partition_backups {
             let rows: i64 = p.segment_backups.iter().map(|s| s.num_of_rows).sum();
-            println!(
+            mbx::outln!(
                 "    partition {}: {} segment(s), {} rows, {:.1} MiB",
                 p.partition_name,
                 p.segment_backups.len(),
@@ -308,7 +308,7 @@ pub(crate) async fn delete(ctx: &Context, args: NameArgs) -> anyhow::Result<Exit
         .await
         .map_err(milvus_err)?;
     if ctx.json {
-        println!(
+        mbx::outln!(
             "{}",
             serde_json::json!({"event": "deleted", "backup": args.name, "objects": n})
         );

@@ -39,12 +39,12 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
         let detail = result.unwrap_or_else(|e| e);
         if ctx.json {
-            println!(
+            mbx::outln!(
                 "{}",
                 serde_json::json!({"step": name, "ok": ok, "ms": ms, "detail": detail})
             );
         } else {
-            println!(
+            mbx::outln!(
                 "{:<8} {:<4} {:>8.1} ms  {detail}",
                 name,
                 if ok { "ok" } else { "FAIL" },

@@ -61,7 +61,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 
 fn print(ctx: &Context, report: &CleanupReport, dry_run: bool) {
     if ctx.json {
-        println!("{}", serde_json::to_string(report).unwrap_or_default());
+        mbx::outln!("{}", serde_json::to_string(report).unwrap_or_default());
         return;
     }
     for u in &report.uploads {
@@ -70,7 +70,7 @@ fn print(ctx: &Context, report: &CleanupReport, dry_run: bool) {
         } else {
             &u.key
         };
-        println!("{}\t{}:{key}\t{}", u.outcome, u.remote, u.upload_id);
+        mbx::outln!("{}\t{}:{key}\t{}", u.outcome, u.remote, u.upload_id);
     }
     for (path, why) in &report.journals_kept {
         if !ctx.quiet {

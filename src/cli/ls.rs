@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use std::io::Write;
-
 use futures::TryStreamExt;
 
 use super::{Context, remote_path};
@@ -29,8 +27,6 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .recursive(args.recursive)
         .await
         .map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))?;
-    // `mbx ls | head` closes the pipe early: stop quietly then, as ls does.
-    let mut out = std::io::stdout().lock();
     while let Some(entry) = lister
         .try_next()
         .await
@@ -41,25 +37,18 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         }
         let m = entry.metadata();
         let mtime = m.last_modified().map(|t| t.to_string()).unwrap_or_default();
-        let written = if ctx.json {
-            writeln!(
-                out,
+        if ctx.json {
+            mbx::outln!(
                 "{}",
                 serde_json::json!({"key": entry.path(), "size": m.content_length(), "dir": m.is_dir(),
                     "etag": m.etag(), "mtime": mtime})
-            )
+            );
         } else {
-            writeln!(
-                out,
-                "{:>14} {:<25} {}",
-                m.content_length(),
-                mtime,
-                entry.path()
-            )
-        };
-        match written {
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => break,
-            other => other?,
+            mbx::outln!("{:>14} {:<25} {}", m.content_length(), mtime, entry.path());
+        }
+        // `mbx ls | head` closes the pipe early: stop quietly then, as ls does.
+        if mbx::stdout::closed() {
+            break;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -194,6 +194,18 @@ async fn watch_ctrl_c(cancel: CancellationToken) {
     }
 }
 
+/// Log targets of the request-signing crates OpenDAL uses (`reqsign`, `reqsign_core`, ...): a directive's target
+/// matches every target it prefixes, so `reqsign` alone would lose to a user's more specific `reqsign_core=debug`.
+const SIGNER_LOG_TARGETS: [&str; 7] = [
+    "reqsign",
+    "reqsign_core",
+    "reqsign_aws_core",
+    "reqsign_aws_v4",
+    "reqsign_azure_storage",
+    "reqsign_google",
+    "reqsign_file_read_tokio",
+];
+
 fn init_logging(verbose: u8) {
     let default = match verbose {
         // OpenDAL logs every expected NotFound (a missing manifest, say) as a warning: keep it quiet.
@@ -201,8 +213,15 @@ fn init_logging(verbose: u8) {
         1 => "info,opendal=warn",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // The request signers log their credentials, secret keys included, at debug level: never let them speak,
+    // whatever RUST_LOG asks (a directive for the same target replaces the user's).
+    for signer in SIGNER_LOG_TARGETS {
+        if let Ok(d) = format!("{signer}=off").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -10,7 +10,7 @@ pub(crate) async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
         match remote {
             Ok(r) => {
                 if ctx.json {
-                    println!(
+                    mbx::outln!(
                         "{}",
                         serde_json::json!({"name": name, "type": r.kind.name(), "options": r.redacted(),
                             "milvus": r.milvus.as_ref().map(|m| m.address.clone())})
@@ -21,11 +21,11 @@ pub(crate) async fn run(ctx: &Context) -> anyhow::Result<ExitCode> {
                         .iter()
                         .map(|(k, v)| format!("{k}={v}"))
                         .collect();
-                    println!("{name}\t{}\t{}", r.kind, opts.join(" "));
+                    mbx::outln!("{name}\t{}\t{}", r.kind, opts.join(" "));
                 }
             }
-            Err(e) if ctx.json => println!("{}", serde_json::json!({"name": name, "error": e})),
-            Err(e) => println!("{name}\t(error: {e})"),
+            Err(e) if ctx.json => mbx::outln!("{}", serde_json::json!({"name": name, "error": e})),
+            Err(e) => mbx::outln!("{name}\t(error: {e})"),
         }
     }
     Ok(ExitCode::SUCCESS)

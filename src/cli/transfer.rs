@@ -158,16 +158,16 @@ fn print_summary(ctx: &Context, s: &Summary) {
         if let Some(o) = v.as_object_mut() {
             o.insert("event".into(), "summary".into());
         }
-        println!("{v}");
+        mbx::outln!("{v}");
         return;
     }
     if !s.would_copy.is_empty()
         || (s.copied == 0 && s.failed.is_empty() && s.manifest.is_none() && !s.interrupted)
     {
         for key in &s.would_copy {
-            println!("would copy {key}");
+            mbx::outln!("would copy {key}");
         }
-        println!(
+        mbx::outln!(
             "dry run: {} objects would be copied, {} already at {}",
             s.would_copy.len(),
             s.skipped,
@@ -250,7 +250,7 @@ pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Ex
         if let Some(o) = v.as_object_mut() {
             o.insert("event".into(), "summary".into());
         }
-        println!("{v}");
+        mbx::outln!("{v}");
     } else if !ctx.quiet || !report.ok() {
         print_verify(&report);
     }

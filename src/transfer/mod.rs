@@ -47,6 +47,17 @@ pub enum TransferError {
     /// The source path names nothing.
     #[error("nothing at {0}: no object and no folder with that name")]
     NothingToCopy(String),
+    /// The destination is the source, or inside it, on the same store.
+    #[error(
+        "the destination {dst} is the source {src} or inside it: each run would copy the copies it made \
+         before; choose a destination outside the source"
+    )]
+    Overlap {
+        /// The source, `remote:path`.
+        src: String,
+        /// The destination, `remote:path`.
+        dst: String,
+    },
     /// Verification needs a manifest.
     #[error(
         "no manifest at {0}/{MANIFEST_KEY}: only trees written by mbx (transfer or create) can be verified"
@@ -69,6 +80,7 @@ impl TransferError {
             self,
             TransferError::BadKey(_)
                 | TransferError::NothingToCopy(_)
+                | TransferError::Overlap { .. }
                 | TransferError::NoManifest(_)
         )
     }

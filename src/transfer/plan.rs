@@ -132,6 +132,10 @@ pub(crate) async fn resolve(
     }
     let into_folder = dst_path.path.is_empty() || dst_path.path.ends_with('/');
     let src_dir = src_path.as_dir();
+    let overlap = || TransferError::Overlap {
+        src: src_path.to_string(),
+        dst: dst_path.to_string(),
+    };
     let objects = list_tree(src, &src_dir).await?;
     if !objects.is_empty() || src_dir.is_empty() {
         let dst_root = match (into_folder, src_path.last_component()) {
@@ -139,6 +143,10 @@ pub(crate) async fn resolve(
             (true, None) => dst_path.as_dir(),
             (false, _) => dst_path.as_dir(),
         };
+        // A copy into its own source would list its earlier copies as source objects on the next run.
+        if src.same_store(dst) && dst_root.starts_with(&src_dir) {
+            return Err(overlap());
+        }
         return Ok((
             Endpoints {
                 src_root: src_dir,
@@ -158,6 +166,9 @@ pub(crate) async fn resolve(
                 } else {
                     dst_path.path.clone()
                 };
+                if src.same_store(dst) && dst_key == src_path.path {
+                    return Err(overlap());
+                }
                 let object = SourceObject {
                     rel: name,
                     key: src_path.path.clone(),

@@ -152,7 +152,7 @@ impl Progress {
                 if let (Some(obj), serde_json::Value::Object(extra)) = (v.as_object_mut(), detail) {
                     obj.extend(extra);
                 }
-                println!("{v}");
+                crate::outln!("{v}");
             }
             Mode::Bars { multi, .. } if event == "failed" => {
                 let _ = multi.println(format!("failed: {key}: {}", detail_error(&detail)));
@@ -172,7 +172,7 @@ impl Progress {
             Mode::Bars { multi, .. } => {
                 let _ = multi.println(line);
             }
-            Mode::Json => println!("{}", json!({"event": "note", "message": line})),
+            Mode::Json => crate::outln!("{}", json!({"event": "note", "message": line})),
             Mode::Plain => eprintln!("{line}"),
             Mode::Quiet => {}
         }
@@ -181,7 +181,7 @@ impl Progress {
     /// Emits a JSON event (JSON mode only).
     pub fn json_event(&self, value: serde_json::Value) {
         if let Mode::Json = self.mode {
-            println!("{value}");
+            crate::outln!("{value}");
         }
     }
 
