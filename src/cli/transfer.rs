@@ -209,6 +209,12 @@ fn print_summary(ctx: &Context, s: &Summary) {
 }
 
 fn print_verify(v: &VerifyReport) {
+    for m in &v.repaired {
+        eprintln!(
+            "  REPAIRED {}: {} (copied again, now verified)",
+            m.key, m.reason
+        );
+    }
     for m in &v.mismatches {
         eprintln!("  MISMATCH {}: {}", m.key, m.reason);
     }
@@ -253,6 +259,12 @@ pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Ex
         mbx::outln!("{v}");
     } else if !ctx.quiet || !report.ok() {
         print_verify(&report);
+        if !report.mismatches.is_empty() {
+            eprintln!(
+                "to copy the mismatched objects again, run the transfer that wrote {} again with --verify",
+                args.path
+            );
+        }
     }
     Ok(exit_code(report.interrupted, report.ok()))
 }

@@ -11,6 +11,7 @@ mod resume;
 mod tree_hash;
 mod verify;
 
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -212,6 +213,12 @@ pub async fn transfer(
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
     let (ends, objects) = plan::resolve(src, src_path, dst, dst_path).await?;
+    // Kept for a repair after a failed verification (below).
+    let listed = if options.verify && !ends.single {
+        objects.clone()
+    } else {
+        Vec::new()
+    };
     let (mut summary, manifest) = execute(
         src,
         dst,
@@ -237,7 +244,7 @@ pub async fn transfer(
             },
             "verified",
         ));
-        let report = if ends.single {
+        let mut report = if ends.single {
             verify::verify_object(
                 dst,
                 &ends.dst_root,
@@ -258,11 +265,97 @@ pub async fn transfer(
             )
             .await?
         };
+        if !report.mismatches.is_empty() && !report.interrupted && !ends.single {
+            let again = repair(
+                (src, dst, &ends),
+                listed,
+                &mut report,
+                &options,
+                (progress.clone(), verifier.clone()),
+                cancel.clone(),
+            )
+            .await?;
+            // The objects copied again had counted as already there.
+            summary.skipped = summary.skipped.saturating_sub(again.copied);
+            summary.skipped_bytes = summary.skipped_bytes.saturating_sub(again.copied_bytes);
+            summary.copied += again.copied;
+            summary.copied_bytes += again.copied_bytes;
+            summary.failed.extend(again.failed);
+            summary.interrupted |= again.interrupted;
+        }
         verifier.finish();
         summary.verify = Some(report);
     }
     summary.seconds = progress.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// Copies again, once, the objects that failed verification, then verifies them again. A re-run alone would
+/// not: the journal, the destination manifest and the object's own metadata all vouch for what was written, so
+/// only a re-read tells that the bytes changed since (a disk, a foreign write). The bad copy is deleted first,
+/// so the planner sees nothing there and copies it whole.
+async fn repair(
+    (src, dst, ends): (&Remote, &Remote, &plan::Endpoints),
+    listed: Vec<SourceObject>,
+    report: &mut VerifyReport,
+    options: &TransferOptions,
+    (progress, verifier): (Arc<Progress>, Arc<Progress>),
+    cancel: CancellationToken,
+) -> Result<Summary, TransferError> {
+    let bad: HashMap<&str, &str> = report
+        .mismatches
+        .iter()
+        .map(|m| (m.key.as_str(), m.reason.as_str()))
+        .collect();
+    let redo: Vec<SourceObject> = listed
+        .into_iter()
+        .filter(|o| bad.contains_key(o.rel.as_str()))
+        .collect();
+    if redo.is_empty() {
+        return Ok(Summary::default());
+    }
+    for o in &redo {
+        progress.note(&format!(
+            "copying {} again: it failed verification ({})",
+            o.rel,
+            bad[o.rel.as_str()]
+        ));
+        let key = join_key(&ends.dst_root, &o.rel);
+        dst.op()
+            .delete(&key)
+            .await
+            .map_err(|e| TransferError::Remote {
+                remote: dst.name().to_string(),
+                message: format!("deleting '{key}', which failed verification: {e}"),
+            })?;
+    }
+    let first: Vec<Mismatch> = std::mem::take(&mut report.mismatches);
+    let (again, manifest) =
+        execute(src, dst, ends, redo, options, progress, cancel.clone()).await?;
+    let Some(manifest) = manifest else {
+        // Not copied again (failed or interrupted): the first verdicts stand.
+        report.mismatches = first;
+        report.interrupted |= again.interrupted;
+        return Ok(again);
+    };
+    let second = verify_tree(
+        dst,
+        &ends.dst_root,
+        Some(manifest),
+        options,
+        verifier,
+        cancel,
+    )
+    .await?;
+    let still: HashSet<&str> = second.mismatches.iter().map(|m| m.key.as_str()).collect();
+    report.repaired = first
+        .iter()
+        .filter(|m| !still.contains(m.key.as_str()))
+        .cloned()
+        .collect();
+    report.mismatches = second.mismatches;
+    report.interrupted |= second.interrupted;
+    Ok(again)
 }
 
 /// Writes `manifest` as `<root>/.mbx/manifest.json` on `dst` and returns where (`remote:key`).

@@ -33,6 +33,10 @@ pub struct VerifyReport {
     pub mismatches: Vec<Mismatch>,
     /// The run was interrupted before every object was checked.
     pub interrupted: bool,
+    /// `transfer --verify` only: objects that failed verification, were copied again and then passed, with
+    /// what was wrong the first time.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repaired: Vec<Mismatch>,
 }
 
 impl VerifyReport {
