@@ -32,7 +32,8 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))?
     {
-        if entry.path() == dir {
+        // The folder itself (`/` for a remote's root on some services) is not one of its entries.
+        if entry.path() == dir || entry.path() == "/" {
             continue;
         }
         let m = entry.metadata();
