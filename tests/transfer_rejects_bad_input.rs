@@ -240,3 +240,57 @@ fn a_closed_stdout_does_not_stop_a_transfer() {
     }
     assert!(root.join("dst/src/.mbx/manifest.json").exists());
 }
+
+/// A symbolic link inside a local root that leads out of it cannot carry a write out: the transfer is refused
+/// before anything is written. A link that stays inside the root is followed as usual.
+#[test]
+fn a_symlink_out_of_a_local_root_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(root.join("x/deep")).unwrap();
+    std::fs::create_dir_all(root.join("inner")).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(root.join("x/a.txt"), b"a").unwrap();
+    std::fs::write(root.join("x/deep/b.txt"), b"b").unwrap();
+    std::os::unix::fs::symlink(&outside, root.join("out")).unwrap();
+    std::os::unix::fs::symlink(root.join("inner"), root.join("in")).unwrap();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
+            .args(["--config", file.to_str().unwrap()])
+            .args(args)
+            .env("MBX_STATE_DIR", dir.path().join("state"))
+            .output()
+            .unwrap()
+    };
+    for dst in ["l:out/", "l:out/sub/", "l:out/x/a.txt"] {
+        let src = if dst.ends_with(".txt") {
+            "l:x/a.txt"
+        } else {
+            "l:x"
+        };
+        let out = run(&["transfer", src, dst]);
+        assert_exit(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("outside the root"), "{dst}: {err}");
+        assert_eq!(
+            std::fs::read_dir(&outside).unwrap().count(),
+            0,
+            "{dst} wrote outside"
+        );
+    }
+    assert_exit(&run(&["transfer", "l:x", "l:in/"]), 0);
+    assert_eq!(
+        std::fs::read(root.join("inner/x/deep/b.txt")).unwrap(),
+        b"b"
+    );
+}

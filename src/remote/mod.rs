@@ -123,6 +123,57 @@ impl Remote {
         })
     }
 
+    /// On `fs`, every folder that already exists on the way to each of `keys` must resolve inside the root: a
+    /// symbolic link there (made by someone else) would carry a write out of it. mbx creates the missing
+    /// folders itself, as plain folders. Other kinds have no folders to follow.
+    pub fn check_inside_root<'a>(
+        &self,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), RemoteError> {
+        if self.config.kind != RemoteKind::Fs {
+            return Ok(());
+        }
+        let Some(root) = self.config.options.get("root") else {
+            return Ok(());
+        };
+        let root = std::path::Path::new(root);
+        // No root yet: mbx will create it, and everything below it.
+        let Ok(real_root) = std::fs::canonicalize(root) else {
+            return Ok(());
+        };
+        let mut checked = std::collections::HashSet::new();
+        for key in keys {
+            let path = root.join(key.trim_end_matches('/'));
+            let Some(parent) = path.parent() else {
+                continue;
+            };
+            if !checked.insert(parent.to_path_buf()) {
+                continue;
+            }
+            let Some(existing) = parent
+                .ancestors()
+                .find(|a| std::fs::symlink_metadata(a).is_ok())
+            else {
+                continue;
+            };
+            let inside = std::fs::canonicalize(existing)
+                .map(|real| real.starts_with(&real_root))
+                .unwrap_or(false);
+            if !inside {
+                return Err(RemoteError {
+                    remote: self.config.name.clone(),
+                    message: format!(
+                        "key '{key}' would be written through '{}', which leads outside the root {}; \
+                         remove that symbolic link or choose another destination",
+                        existing.display(),
+                        root.display()
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// True when both remotes are the same store with the same credentials, so one operator can copy
     /// between them server-side.
     pub fn same_store(&self, other: &Remote) -> bool {

@@ -251,6 +251,9 @@ pub(crate) async fn plan(
         dst.check_key(&dst_key(obj))
             .map_err(|e| TransferError::BadKey(e.to_string()))?;
     }
+    let keys: Vec<String> = objects.iter().map(dst_key).collect();
+    dst.check_inside_root(keys.iter().map(String::as_str))
+        .map_err(|e| TransferError::BadKey(e.to_string()))?;
     let source_manifest = if ends.single {
         None
     } else {

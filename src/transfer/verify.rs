@@ -58,12 +58,10 @@ pub async fn verify_tree(
 ) -> Result<VerifyReport, TransferError> {
     let manifest = match manifest {
         Some(m) => m,
-        None => read_manifest(remote, root)
-            .await?
-            .ok_or_else(|| {
-                let tree = root.trim_end_matches('/');
-                TransferError::NoManifest(format!("{}:{tree}", remote.name()))
-            })?,
+        None => read_manifest(remote, root).await?.ok_or_else(|| {
+            let tree = root.trim_end_matches('/');
+            TransferError::NoManifest(format!("{}:{tree}", remote.name()))
+        })?,
     };
     let listed: HashMap<String, u64> = list_tree(remote, root)
         .await?
