@@ -95,10 +95,7 @@ fn secrets_stay_out_of_debug_logs() {
         (Some("reqsign_core=trace,debug"), vec!["-vv", "ls", "z:"]),
         (Some("trace"), vec!["transfer", "s:a", "z:b/"]),
     ] {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mbx"));
-        cmd.args(["--config", file.to_str().unwrap()])
-            .args(&args)
-            .env("MBX_STATE_DIR", dir.path().join("state"));
+        let mut cmd = local_command(&file, dir.path(), &args);
         match log {
             Some(l) => cmd.env("RUST_LOG", l),
             None => cmd.env_remove("RUST_LOG"),
@@ -132,29 +129,14 @@ fn a_destination_inside_the_source_is_refused() {
     std::fs::create_dir_all(root.join("x/sub")).unwrap();
     std::fs::write(root.join("x/a.txt"), b"a").unwrap();
     std::fs::write(root.join("x/sub/b.txt"), b"b").unwrap();
-    let file = dir.path().join("r.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
-            root.display()
-        ),
-    )
-    .unwrap();
+    let file = local_remote_file(dir.path(), &root);
     let files = || {
         let mut v: Vec<String> = walk(&root);
         v.sort();
         v
     };
     let before = files();
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
-            .args(["--config", file.to_str().unwrap()])
-            .args(args)
-            .env("MBX_STATE_DIR", dir.path().join("state"))
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| local_command(&file, dir.path(), args).output().unwrap();
     for (src, dst) in [
         ("l:x", "l:x/sub/"),
         ("l:x/", "l:x/sub/deeper"),
@@ -197,25 +179,14 @@ fn a_closed_stdout_does_not_stop_a_transfer() {
     for i in 0..300 {
         std::fs::write(root.join(format!("src/f{i}")), vec![i as u8; 1000 + i]).unwrap();
     }
-    let file = dir.path().join("r.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
-            root.display()
-        ),
-    )
-    .unwrap();
+    let file = local_remote_file(dir.path(), &root);
     for args in [
         vec!["--json", "transfer", "l:src", "l:dst/"],
         vec!["--json", "verify", "l:dst/src"],
         vec!["remotes"],
         vec!["ls", "-r", "l:"],
     ] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
-            .args(["--config", file.to_str().unwrap()])
-            .args(&args)
-            .env("MBX_STATE_DIR", dir.path().join("state"))
+        let mut child = local_command(&file, dir.path(), &args)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -255,23 +226,8 @@ fn a_symlink_out_of_a_local_root_is_not_written_through() {
     std::fs::write(root.join("x/deep/b.txt"), b"b").unwrap();
     std::os::unix::fs::symlink(&outside, root.join("out")).unwrap();
     std::os::unix::fs::symlink(root.join("inner"), root.join("in")).unwrap();
-    let file = dir.path().join("r.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
-            root.display()
-        ),
-    )
-    .unwrap();
-    let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
-            .args(["--config", file.to_str().unwrap()])
-            .args(args)
-            .env("MBX_STATE_DIR", dir.path().join("state"))
-            .output()
-            .unwrap()
-    };
+    let file = local_remote_file(dir.path(), &root);
+    let run = |args: &[&str]| local_command(&file, dir.path(), args).output().unwrap();
     for dst in ["l:out/", "l:out/sub/", "l:out/x/a.txt"] {
         let src = if dst.ends_with(".txt") {
             "l:x/a.txt"
@@ -293,4 +249,29 @@ fn a_symlink_out_of_a_local_root_is_not_written_through() {
         std::fs::read(root.join("inner/x/deep/b.txt")).unwrap(),
         b"b"
     );
+}
+
+/// A remotes file under `dir` naming one fs remote, `l`, rooted at `root`.
+fn local_remote_file(dir: &std::path::Path, root: &std::path::Path) -> std::path::PathBuf {
+    let file = dir.join("r.toml");
+    let text = format!(
+        "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
+        root.display()
+    );
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// `mbx --config FILE ARGS` with its journals under `dir/state`.
+fn local_command(
+    file: &std::path::Path,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mbx"));
+    cmd.arg("--config")
+        .arg(file)
+        .args(args)
+        .env("MBX_STATE_DIR", dir.join("state"));
+    cmd
 }
