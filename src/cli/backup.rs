@@ -164,6 +164,11 @@ pub(crate) struct RestoreArgs {
     /// Deadline of one import job.
     #[arg(long, value_parser = duration_arg, default_value = "30m")]
     import_timeout: Duration,
+    /// Restore into a Milvus older than the one the backup was taken from. RISK: an older server may misread
+    /// binlogs a newer one wrote, or lack what the collection uses; mbx still refuses what it knows the target
+    /// cannot import (L0 deletes, storage v2, functions, nullable fields...), but not what it does not know.
+    #[arg(long)]
+    allow_downgrade: bool,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -189,6 +194,7 @@ pub(crate) async fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<
         skip_verify: args.skip_verify,
         keep_temp: args.keep_temp,
         import_timeout: args.import_timeout,
+        allow_downgrade: args.allow_downgrade,
         transfer: args.tuning.options()?,
     };
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "staged"));

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use backon::{ExponentialBuilder, Retryable};
 use base64::Engine;
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
@@ -39,6 +40,13 @@ pub(crate) type Stub =
 pub struct MilvusClient {
     pub(crate) stub: Stub,
     address: String,
+}
+
+impl MilvusClient {
+    /// Where this client connects (`host:port`), for messages.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
 }
 
 impl MilvusClient {
@@ -101,7 +109,7 @@ impl MilvusClient {
     /// The server's version string, e.g. `v2.3.5`.
     pub async fn version(&self) -> Result<String, MilvusError> {
         let r = self
-            .call("GetVersion", |mut s| async move {
+            .call_idempotent("GetVersion", |mut s| async move {
                 s.get_version(pb::GetVersionRequest {}).await
             })
             .await?;
@@ -120,6 +128,47 @@ impl MilvusClient {
         Ok(r)
     }
 
+    /// Runs one call that is safe to repeat (a read, or a wait), retrying with backoff when the connection
+    /// fails or Milvus is briefly unavailable; then checks Milvus's status.
+    pub(crate) async fn call_idempotent<T, F, Fut>(
+        &self,
+        name: &str,
+        f: F,
+    ) -> Result<T, MilvusError>
+    where
+        T: WithStatus,
+        F: Fn(Stub) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let attempt = || f(self.stub.clone());
+        let r = attempt
+            .retry(
+                ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(250))
+                    .with_max_delay(Duration::from_secs(5))
+                    .with_max_times(6)
+                    .with_jitter(),
+            )
+            .when(|e: &tonic::Status| transient(e.code()))
+            .notify(|e, after| {
+                tracing::warn!(
+                    "Milvus {name} at {}: {} ({}); retrying in {:.1}s",
+                    self.address,
+                    e.message(),
+                    e.code(),
+                    after.as_secs_f64()
+                )
+            })
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(|e| MilvusError::Rpc {
+                call: name.to_string(),
+                message: format!("{} ({}): {}", self.address, e.code(), e.message()),
+            })?;
+        check(r.status(), name)?;
+        Ok(r)
+    }
+
     /// Runs one call, leaving the status to the caller (for calls whose errors mean something else).
     pub(crate) async fn call_raw<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
     where
@@ -134,6 +183,14 @@ impl MilvusClient {
                 message: format!("{} ({}): {}", self.address, e.code(), e.message()),
             })
     }
+}
+
+/// gRPC failures that a later attempt of the same call can get past.
+fn transient(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::ResourceExhausted
+    )
 }
 
 /// A Milvus response that carries a status.
@@ -172,6 +229,7 @@ with_status!(
     BoolResponse,
     ImportResponse,
     GetImportStateResponse,
+    DescribeDatabaseResponse,
 );
 
 /// Checks a Milvus status: success only when both the old `error_code` and the new `code` are 0.

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::client::{MilvusClient, check};
 use super::meta::{self, BackupInfo, CollectionBackupInfo, PartitionBackupInfo, SegmentBackupInfo};
 use super::proto::milvus as pb;
-use super::{BackupSite, MilvusError, schema, storage_err};
+use super::{BackupSite, MilvusError, compat, schema, storage_err};
 use crate::transfer::{self, Progress, SourceObject, TransferOptions, list_tree};
 
 /// What to back up.
@@ -71,6 +71,12 @@ pub async fn create_backup(
     }
     let client = MilvusClient::connect(&site.milvus, &options.database).await?;
     let version = client.version().await?;
+    let refused = |r: compat::Refusal| MilvusError::BadInput(r.0);
+    compat::check_create(
+        compat::server_version(&version, client.address()).map_err(refused)?,
+        client.address(),
+    )
+    .map_err(refused)?;
     let names = if options.collections.is_empty() {
         show_collections(&client).await?
     } else {
@@ -101,7 +107,12 @@ pub async fn create_backup(
         .iter()
         .flat_map(|c| &c.partition_backups)
         .map(|p| p.segment_backups.len())
-        .sum();
+        .sum::<usize>()
+        + info
+            .collection_backups
+            .iter()
+            .map(|c| c.l0_segments.len())
+            .sum::<usize>();
     let bytes: u64 = objects.iter().map(|o: &SourceObject| o.size).sum();
     progress.note(&format!(
         "copying {} binlogs ({:.1} MiB) of {segments} segments",
@@ -281,9 +292,18 @@ async fn describe_and_flush(
         })
         .collect();
     let mut objects = Vec::new();
+    let mut l0_segments = Vec::new();
     for s in segs.infos.iter().filter(|s| s.state == FLUSHED) {
-        let (seg, objs) = segment_binlogs(site, dir, s).await?;
+        let Some((seg, objs)) = segment_binlogs(site, dir, s).await? else {
+            continue;
+        };
         objects.extend(objs);
+        // Deletes that apply to every partition (Milvus 2.4+) live beside the partitions, as milvus-backup
+        // records them: in the collection's l0_segments, written to full_meta.json only.
+        if seg.partition_id == meta::ALL_PARTITION_ID {
+            l0_segments.push(seg);
+            continue;
+        }
         match partitions.get_mut(&s.partition_id) {
             Some(p) => {
                 p.size += seg.size;
@@ -306,8 +326,10 @@ async fn describe_and_flush(
         schema,
         shards_num: d.shards_num,
         consistency_level: meta::ConsistencyLevel(d.consistency_level),
-        size: partition_backups.iter().map(|p| p.size).sum(),
+        size: partition_backups.iter().map(|p| p.size).sum::<i64>()
+            + l0_segments.iter().map(|s| s.size).sum::<i64>(),
         partition_backups,
+        l0_segments,
         has_index: !indexes.is_empty(),
         index_infos: indexes,
         load_state,
@@ -431,24 +453,64 @@ async fn flush(client: &MilvusClient, coll: &str, timeout: Duration) -> Result<i
     }
 }
 
-/// Lists one segment's insert and delta logs in Milvus's storage and builds its meta and copy list.
+/// Lists one segment's insert and delta logs in Milvus's storage and builds its meta and copy list; `None` for
+/// an L0 segment with no delta logs (nothing to restore).
 async fn segment_binlogs(
     site: &BackupSite,
     dir: &str,
     s: &pb::PersistentSegmentInfo,
-) -> Result<(SegmentBackupInfo, Vec<SourceObject>), MilvusError> {
+) -> Result<Option<(SegmentBackupInfo, Vec<SourceObject>)>, MilvusError> {
     let root = site.milvus.root_path.trim_matches('/');
+    let source = SegmentSource::new(root, s);
+    let inserts = list_tree(&site.storage, &source.insert_dir).await?;
+    let deltas = list_tree(&site.storage, &source.delta_dir).await?;
+    segment_backup(dir, &source, s, &inserts, &deltas)
+}
+
+/// Where Milvus keeps one segment's binlogs (`{root}/insert_log/C/P/S/`, `{root}/delta_log/C/P/S/`; P is -1
+/// for L0 deletes of every partition), and what kind of segment it is.
+struct SegmentSource {
+    root: String,
+    insert_dir: String,
+    delta_dir: String,
+    /// Milvus 2.4+ reports delete-only segments with `level = L0`.
+    is_l0: bool,
+}
+
+impl SegmentSource {
+    fn new(root: &str, s: &pb::PersistentSegmentInfo) -> SegmentSource {
+        let (c, p, sid) = (s.collection_id, s.partition_id, s.segment_id);
+        SegmentSource {
+            root: root.to_string(),
+            insert_dir: format!("{root}/insert_log/{c}/{p}/{sid}/"),
+            delta_dir: format!("{root}/delta_log/{c}/{p}/{sid}/"),
+            is_l0: s.level == super::proto::common::SegmentLevel::L0 as i32
+                || s.partition_id == meta::ALL_PARTITION_ID,
+        }
+    }
+}
+
+/// The meta of one segment and the copies that put its binlogs in milvus-backup's layout, from the listing of
+/// its folders (milvus-backup `core/backup/coll_dml_task.go`): inserts to `insert_log/C/P/S/S/F/L`, deletes to
+/// `delta_log/C/P/S/S/L`, and all-partition L0 deletes to `delta_log/C/-1/S/L` (no group folder). Storage v2
+/// segments keep column-group folders where v1 has field folders; the layout is the same.
+fn segment_backup(
+    dir: &str,
+    source: &SegmentSource,
+    s: &pb::PersistentSegmentInfo,
+    inserts: &[SourceObject],
+    deltas: &[SourceObject],
+) -> Result<Option<(SegmentBackupInfo, Vec<SourceObject>)>, MilvusError> {
+    let root = &source.root;
     let (c, p, sid) = (s.collection_id, s.partition_id, s.segment_id);
-    let insert_dir = format!("{root}/insert_log/{c}/{p}/{sid}/");
-    let delta_dir = format!("{root}/delta_log/{c}/{p}/{sid}/");
-    let inserts = list_tree(&site.storage, &insert_dir).await?;
-    let deltas = list_tree(&site.storage, &delta_dir).await?;
     let mut seg = SegmentBackupInfo {
         segment_id: sid,
         collection_id: c,
         partition_id: p,
         num_of_rows: s.num_rows,
-        group_id: sid,
+        group_id: if p == meta::ALL_PARTITION_ID { 0 } else { sid },
+        is_l0: source.is_l0,
+        storage_version: s.storage_version,
         ..Default::default()
     };
     let parse = |rel: &str| rel.parse::<i64>().ok();
@@ -476,20 +538,22 @@ async fn segment_binlogs(
         objects.push(relative(o, dir, &key));
     }
     let counts: BTreeMap<i64, usize> = by_field.iter().map(|(f, v)| (*f, v.len())).collect();
-    if counts
-        .values()
-        .collect::<std::collections::BTreeSet<_>>()
-        .len()
-        > 1
+    // Storage v1 writes one file per field per flush; v2's column groups need not line up.
+    if s.storage_version < 2
+        && counts
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1
     {
         return Err(MilvusError::Data(format!(
             "segment {sid}: fields have different numbers of binlogs {counts:?} (orphan files from a DataNode retry?); refusing an inconsistent backup"
         )));
     }
-    if by_field.is_empty() && s.num_rows > 0 {
+    if by_field.is_empty() && s.num_rows > 0 && !source.is_l0 {
         return Err(MilvusError::Data(format!(
-            "segment {sid} has no insert logs under {}:{insert_dir}: is root_path '{root}' Milvus's rootPath?",
-            site.storage.name()
+            "segment {sid} has no insert logs under {}: is root_path '{root}' Milvus's rootPath?",
+            source.insert_dir
         )));
     }
     let mut delta_logs = Vec::new();
@@ -509,6 +573,9 @@ async fn segment_binlogs(
         let key = meta::delta_log_key(dir, &seg, log);
         objects.push(relative(o, dir, &key));
     }
+    if source.is_l0 && delta_logs.is_empty() {
+        return Ok(None);
+    }
     seg.binlogs = by_field
         .into_iter()
         .map(|(field_id, binlogs)| meta::FieldBinlog { field_id, binlogs })
@@ -520,7 +587,7 @@ async fn segment_binlogs(
         }];
     }
     seg.size = objects.iter().map(|o| o.size as i64).sum();
-    Ok((seg, objects))
+    Ok(Some((seg, objects)))
 }
 
 /// The copy of source object `o` that lands at backup key `key` (which starts with `dir`).
@@ -557,4 +624,157 @@ async fn check_landed(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    //! Golden tests of the meta mbx writes for what Milvus 2.4-2.6 store (no such server runs here): each
+    //! follows milvus-backup `core/backup/coll_dml_task.go` (`getSegments`, `insertLogsAttrs`, `deltaLogAttrs`)
+    //! and `meta_builder.go`.
+    use super::*;
+    use crate::milvus::proto::common::SegmentLevel;
+
+    fn listed(root_dir: &str, rel: &str, size: u64) -> SourceObject {
+        SourceObject {
+            rel: rel.into(),
+            key: format!("{root_dir}{rel}"),
+            size,
+            ..Default::default()
+        }
+    }
+
+    fn info(
+        partition: i64,
+        level: SegmentLevel,
+        rows: i64,
+        storage: i64,
+    ) -> pb::PersistentSegmentInfo {
+        pb::PersistentSegmentInfo {
+            segment_id: 9,
+            collection_id: 1,
+            partition_id: partition,
+            num_rows: rows,
+            state: super::super::proto::common::SegmentState::Flushed as i32,
+            level: level as i32,
+            storage_version: storage,
+            ..Default::default()
+        }
+    }
+
+    fn build(
+        s: &pb::PersistentSegmentInfo,
+        inserts: &[(&str, u64)],
+        deltas: &[(&str, u64)],
+    ) -> Option<(String, Vec<String>)> {
+        let source = SegmentSource::new("files", s);
+        let ins: Vec<_> = inserts
+            .iter()
+            .map(|(r, n)| listed(&source.insert_dir, r, *n))
+            .collect();
+        let del: Vec<_> = deltas
+            .iter()
+            .map(|(r, n)| listed(&source.delta_dir, r, *n))
+            .collect();
+        let (seg, objects) = segment_backup("backup/b/", &source, s, &ins, &del).unwrap()?;
+        let json = String::from_utf8(meta::to_go_json(&seg).unwrap()).unwrap();
+        Some((json, objects.into_iter().map(|o| o.rel).collect()))
+    }
+
+    #[test]
+    fn a_partition_level_l0_segment_is_recorded_as_milvus_backup_does() {
+        let (json, keys) = build(&info(5, SegmentLevel::L0, 0, 0), &[], &[("77", 10)]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"segment_id":9,"collection_id":1,"partition_id":5,"deltalogs":[{"binlogs":[{"log_path":"files/delta_log/1/5/9/77","log_size":10,"log_id":77}]}],"size":10,"group_id":9,"is_l0":true}"#
+        );
+        assert_eq!(keys, ["binlogs/delta_log/1/5/9/9/77"]);
+    }
+
+    #[test]
+    fn an_all_partition_l0_segment_has_no_group_folder() {
+        let (json, keys) = build(&info(-1, SegmentLevel::L0, 0, 0), &[], &[("78", 4)]).unwrap();
+        assert_eq!(
+            json,
+            r#"{"segment_id":9,"collection_id":1,"partition_id":-1,"deltalogs":[{"binlogs":[{"log_path":"files/delta_log/1/-1/9/78","log_size":4,"log_id":78}]}],"size":4,"is_l0":true}"#
+        );
+        assert_eq!(keys, ["binlogs/delta_log/1/-1/9/78"]);
+    }
+
+    #[test]
+    fn an_l0_segment_without_deletes_is_left_out_and_an_empty_one_is_not_an_error() {
+        assert!(build(&info(5, SegmentLevel::L0, 0, 0), &[], &[]).is_none());
+        // A 2.3 segment with rows and no insert logs is still refused: root_path is wrong.
+        let source = SegmentSource::new("files", &info(5, SegmentLevel::Legacy, 3, 0));
+        let e = segment_backup(
+            "backup/b/",
+            &source,
+            &info(5, SegmentLevel::Legacy, 3, 0),
+            &[],
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("root_path"), "{e}");
+    }
+
+    #[test]
+    fn storage_v2_segments_keep_their_column_groups_and_version() {
+        let (json, keys) = build(
+            &info(5, SegmentLevel::L1, 100, 2),
+            &[("0/501", 30), ("0/502", 30), ("1/503", 50)],
+            &[("601", 8)],
+        )
+        .unwrap();
+        assert!(json.contains(r#""storage_version":2"#), "{json}");
+        assert!(!json.contains("is_l0"), "{json}");
+        assert_eq!(
+            keys,
+            [
+                "binlogs/insert_log/1/5/9/9/0/501",
+                "binlogs/insert_log/1/5/9/9/0/502",
+                "binlogs/insert_log/1/5/9/9/1/503",
+                "binlogs/delta_log/1/5/9/9/601",
+            ]
+        );
+        // The same uneven listing in storage v1 means orphan files: refused.
+        let s = info(5, SegmentLevel::L1, 100, 1);
+        let source = SegmentSource::new("files", &s);
+        let ins: Vec<_> = [("0/501", 30), ("0/502", 30), ("1/503", 50)]
+            .iter()
+            .map(|(r, n)| listed(&source.insert_dir, r, *n))
+            .collect();
+        assert!(segment_backup("backup/b/", &source, &s, &ins, &[]).is_err());
+    }
+
+    #[test]
+    fn all_partition_deletes_are_in_full_meta_only() {
+        let (seg, _) = segment_backup(
+            "backup/b/",
+            &SegmentSource::new("files", &info(-1, SegmentLevel::L0, 0, 0)),
+            &info(-1, SegmentLevel::L0, 0, 0),
+            &[],
+            &[listed("files/delta_log/1/-1/9/", "78", 4)],
+        )
+        .unwrap()
+        .unwrap();
+        let backup = BackupInfo {
+            name: "b".into(),
+            collection_backups: vec![CollectionBackupInfo {
+                collection_id: 1,
+                partition_backups: vec![PartitionBackupInfo {
+                    partition_id: 5,
+                    collection_id: 1,
+                    ..Default::default()
+                }],
+                l0_segments: vec![seg],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let files = meta::build_meta_files(&backup).unwrap();
+        let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+        assert!(text(&files.full).contains(r#""l0_segments":[{"segment_id":9"#));
+        for other in [&files.collection, &files.segment, &files.partition] {
+            assert!(!text(other).contains("l0_segments") && !text(other).contains("-1/9/78"));
+        }
+    }
 }

@@ -565,6 +565,9 @@ pub struct StructArrayFieldSchema {
     /// Sub-fields.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldSchema>,
+    /// Type params (max_capacity ...).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub type_params: Vec<KeyValuePair>,
 }
 
 /// `FieldSchema`.
@@ -623,6 +626,10 @@ pub struct FieldSchema {
     /// base64(proto ValueField), v0.5.5+.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub default_value_base64: String,
+    /// Clustering key. milvus-backup's `backup.proto` has no such field and loses it; mbx writes it last, and
+    /// milvus-backup's reader ignores a key it does not know.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub is_clustering_key: bool,
 }
 
 /// `FunctionSchema`.

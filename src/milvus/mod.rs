@@ -3,6 +3,7 @@
 
 mod catalog;
 mod client;
+pub mod compat;
 mod create;
 pub mod meta;
 mod proto;

@@ -13,6 +13,7 @@ use prost::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::client::{MilvusClient, check};
+use super::compat::{self, MilvusVersion};
 use super::meta::{self, BackupInfo, CollectionBackupInfo, ImportDirs};
 use super::proto::common::KeyValuePair;
 use super::proto::milvus as pb;
@@ -42,6 +43,8 @@ pub struct RestoreOptions {
     pub keep_temp: bool,
     /// Deadline for one import job.
     pub import_timeout: Duration,
+    /// Restore into a Milvus older than the backup's source (what the target cannot import is still refused).
+    pub allow_downgrade: bool,
     /// Copy tuning (staging and verification), and where journals live.
     pub transfer: TransferOptions,
 }
@@ -70,7 +73,9 @@ pub struct RestoredCollection {
     pub rows: i64,
 }
 
-/// Restores backup `options.name` from `site` into `site`'s Milvus.
+/// Restores backup `options.name` from `site` into `site`'s Milvus. Everything that decides whether the
+/// backup can be restored faithfully (the target's version, what the backup holds) is checked before anything
+/// is created.
 pub async fn restore_backup(
     site: &BackupSite,
     options: RestoreOptions,
@@ -83,11 +88,13 @@ pub async fn restore_backup(
     let info = catalog::get_backup(&site.backups, &dir).await?;
     if !info.format.is_empty() && info.format != "binlog" {
         return Err(MilvusError::BadInput(format!(
-            "backup '{}' has format '{}'; mbx restores binlog backups",
+            "backup '{}' has format '{}' (Milvus 3.0 snapshots are restored by Milvus itself); mbx restores \
+             binlog backups. Nothing was created",
             options.name, info.format
         )));
     }
     let plan = plan_targets(&info, &options)?;
+    let version = check_target(site, &dir, &info, &plan, &options).await?;
     if !options.skip_verify && !options.meta_only {
         verify_backup(site, &dir, &options, &progress, &cancel).await?;
     }
@@ -105,27 +112,87 @@ pub async fn restore_backup(
             options.transfer.state_dir.display()
         ))
     })?;
+    let run = Run {
+        site,
+        dir: &dir,
+        options: &options,
+        journal: &journal,
+        progress: &progress,
+        cancel: &cancel,
+        version,
+    };
     let mut summary = RestoreSummary::default();
     for (coll, target) in plan {
         ensure_database(site, db_of(coll)).await?;
         let client = MilvusClient::connect(&site.milvus, db_of(coll)).await?;
-        let done = restore_collection(
-            site, &client, &dir, coll, &target, &options, &journal, &progress, &cancel,
-        )
-        .await
-        .map_err(|e| {
-            let context = format!("restoring '{}' into '{target}'", coll.collection_name);
-            match e {
-                MilvusError::Interrupted => e,
-                e if e.is_bad_input() => MilvusError::BadInput(format!("{context}: {e}")),
-                other => MilvusError::Data(format!("{context}: {other}")),
-            }
-        })?;
+        let done = restore_collection(&run, &client, coll, &target)
+            .await
+            .map_err(|e| {
+                let context = format!("restoring '{}' into '{target}'", coll.collection_name);
+                match e {
+                    MilvusError::Interrupted => e,
+                    e if e.is_bad_input() => MilvusError::BadInput(format!("{context}: {e}")),
+                    other => MilvusError::Data(format!("{context}: {other}")),
+                }
+            })?;
         summary.collections.push(done);
     }
     journal.finish();
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// One restore in progress: what every step reads.
+struct Run<'a> {
+    site: &'a BackupSite,
+    dir: &'a str,
+    options: &'a RestoreOptions,
+    journal: &'a RestoreJournal,
+    progress: &'a Arc<Progress>,
+    cancel: &'a CancellationToken,
+    /// The target Milvus's release.
+    version: MilvusVersion,
+}
+
+/// Asks the target its version and checks, against mbx's version table, that every collection to restore can
+/// be restored there faithfully; the refusal names the version and the feature. Nothing is created before.
+async fn check_target(
+    site: &BackupSite,
+    dir: &str,
+    info: &BackupInfo,
+    plan: &[(&CollectionBackupInfo, String)],
+    options: &RestoreOptions,
+) -> Result<MilvusVersion, MilvusError> {
+    let client = MilvusClient::connect(&site.milvus, "default").await?;
+    let raw = client.version().await?;
+    let refused = |r: compat::Refusal| MilvusError::BadInput(r.0);
+    let version = compat::server_version(&raw, client.address()).map_err(refused)?;
+    let colls: Vec<&CollectionBackupInfo> = plan.iter().map(|(c, _)| *c).collect();
+    let gate = compat::RestoreGate {
+        allow_downgrade: options.allow_downgrade,
+    };
+    compat::check_restore(info, &colls, version, client.address(), gate).map_err(refused)?;
+    // A 2.4+ backup records its all-partition L0 deletes in full_meta.json only: the level files alone would
+    // restore without them.
+    let source = MilvusVersion::parse(&info.milvus_version);
+    if source.is_some_and(|v| v >= MilvusVersion::new(2, 4, 0)) {
+        let key = meta::meta_key(dir, meta::FULL_META_FILE);
+        let has_full = site
+            .backups
+            .op()
+            .exists(&key)
+            .await
+            .map_err(|e| storage_err(&site.backups, &format!("checking {key}"), e))?;
+        if !has_full {
+            return Err(MilvusError::BadInput(format!(
+                "backup '{}' (Milvus {}) has no {key}: a backup of Milvus 2.4 or newer records its \
+                 all-partition deletes (L0 segments) only there, and restoring from the other meta files could \
+                 bring deleted rows back. Nothing was created",
+                options.name, info.milvus_version
+            )));
+        }
+    }
+    Ok(version)
 }
 
 fn db_of(c: &CollectionBackupInfo) -> &str {
@@ -230,18 +297,13 @@ async fn verify_backup(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn restore_collection(
-    site: &BackupSite,
+    run: &Run<'_>,
     client: &MilvusClient,
-    dir: &str,
     coll: &CollectionBackupInfo,
     target: &str,
-    options: &RestoreOptions,
-    journal: &RestoreJournal,
-    progress: &Arc<Progress>,
-    cancel: &CancellationToken,
 ) -> Result<RestoredCollection, MilvusError> {
+    let (site, options, journal) = (run.site, run.options, run.journal);
     let mut out = RestoredCollection {
         source: coll.collection_name.clone(),
         target: target.to_string(),
@@ -281,50 +343,51 @@ async fn restore_collection(
     if options.meta_only {
         return Ok(out);
     }
-    let stage = stage_binlogs(site, dir, coll, target, options, progress, cancel).await?;
-    for p in &coll.partition_backups {
-        let dirs = meta::partition_import_dirs(dir, coll.collection_id, p)?;
-        for d in dirs {
-            if cancel.is_cancelled() {
-                return Err(MilvusError::Interrupted);
-            }
-            if journal.imported(target, &d.insert_dir) {
-                out.skipped += 1;
-                continue;
-            }
-            let expected: i64 = p
-                .segment_backups
-                .iter()
-                .filter(|s| {
-                    meta::import_dirs(dir, coll.collection_id, p.partition_id, s.group_id) == d
-                })
-                .map(|s| s.num_of_rows)
-                .sum();
-            let job = ImportJob {
-                target,
-                partition: &p.partition_name,
-                dirs: &d,
-                expected_rows: expected,
-            };
-            // A job an interrupted run started (and recorded) is waited for, not submitted again.
-            let rows = match journal.started(target, &d.insert_dir) {
-                Some(tasks) => match wait_tasks(client, &job, tasks, options).await {
-                    Ok(rows) => rows,
-                    Err(_) => run_import(site, client, &job, &stage, journal, options).await?,
-                },
-                None => run_import(site, client, &job, &stage, journal, options).await?,
-            };
-            journal.record(&JournalLine::Imported {
-                collection: target.to_string(),
-                dir: d.insert_dir.clone(),
-            });
-            progress.note(&format!(
-                "imported {rows} rows into {target}/{} from {}",
-                p.partition_name, d.insert_dir
-            ));
-            out.imported += 1;
-            out.rows += rows;
+    let jobs = plan_imports(run.dir, coll)?;
+    let stage = stage_binlogs(run, coll, target).await?;
+    for job in &jobs {
+        if run.cancel.is_cancelled() {
+            return Err(MilvusError::Interrupted);
         }
+        let key = job.journal_key();
+        if journal.imported(target, key) {
+            out.skipped += 1;
+            continue;
+        }
+        let files = import_files(run, &stage, job).await?;
+        // A job an interrupted run started (and recorded) is waited for, not submitted again, unless Milvus
+        // says it failed: submitting while it may still run would import its rows twice.
+        let rows = match journal.started(target, key) {
+            Some(tasks) => match wait_tasks(client, job, tasks, options).await? {
+                TaskOutcome::Completed(rows) => rows,
+                TaskOutcome::Failed(reason) => {
+                    run.progress.note(&format!(
+                        "the import of {key} that an earlier run started failed ({reason}); submitting it again"
+                    ));
+                    run_import(run, client, target, job, &files).await?
+                }
+            },
+            None => run_import(run, client, target, job, &files).await?,
+        };
+        check_rows(run, job, &files, rows).await?;
+        journal.record(&JournalLine::Imported {
+            collection: target.to_string(),
+            dir: key.to_string(),
+        });
+        run.progress.note(&format!(
+            "imported {} into {target}/{} from {key}",
+            match job.kind {
+                ImportKind::Rows => format!("{rows} rows"),
+                ImportKind::Deletes => "deletes".to_string(),
+            },
+            if job.partition.is_empty() {
+                "(all partitions)"
+            } else {
+                &job.partition
+            },
+        ));
+        out.imported += 1;
+        out.rows += rows;
     }
     if let Some(prefix) = stage.prefix.as_deref().filter(|_| !options.keep_temp) {
         site.storage
@@ -337,6 +400,98 @@ async fn restore_collection(
             })?;
     }
     Ok(out)
+}
+
+/// What one import job brings in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ImportKind {
+    /// A segment's rows, with its own delta logs applied (`backup=true`).
+    Rows,
+    /// An L0 segment's deletes, applied to the rows already imported (`l0_import=true`).
+    Deletes,
+}
+
+/// One import job, planned from the meta alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct PlannedImport {
+    kind: ImportKind,
+    /// The target partition; empty for all-partition L0 deletes.
+    partition: String,
+    /// Backup keys of the folders (for `Deletes`, only `delta_dir` is used).
+    dirs: ImportDirs,
+    /// Milvus storage format of the segments (0 and 1 are v1).
+    storage_version: i64,
+    /// Rows the meta records for the job's segments.
+    expected_rows: i64,
+}
+
+impl PlannedImport {
+    /// The folder that names this job in the restore journal.
+    fn journal_key(&self) -> &str {
+        match self.kind {
+            ImportKind::Rows => &self.dirs.insert_dir,
+            ImportKind::Deletes => &self.dirs.delta_dir,
+        }
+    }
+}
+
+/// The import jobs of a collection, in the order milvus-backup runs them (`core/restore/coll_task.go`): per
+/// partition its segments first, then its L0 deletes (which only apply to rows already there); the
+/// all-partition L0 deletes last.
+fn plan_imports(dir: &str, coll: &CollectionBackupInfo) -> Result<Vec<PlannedImport>, MilvusError> {
+    let cid = coll.collection_id;
+    let mut jobs = Vec::new();
+    let deletes = |s: &meta::SegmentBackupInfo, partition: &str| PlannedImport {
+        kind: ImportKind::Deletes,
+        partition: partition.to_string(),
+        dirs: ImportDirs {
+            insert_dir: String::new(),
+            delta_dir: meta::l0_import_dir(dir, s),
+        },
+        storage_version: s.storage_version,
+        expected_rows: 0,
+    };
+    let has_deletes =
+        |s: &meta::SegmentBackupInfo| s.deltalogs.iter().any(|f| !f.binlogs.is_empty());
+    for p in &coll.partition_backups {
+        for d in meta::partition_import_dirs(dir, cid, p)? {
+            let segs: Vec<&meta::SegmentBackupInfo> = p
+                .segment_backups
+                .iter()
+                .filter(|s| {
+                    !s.is_l0 && meta::import_dirs(dir, cid, p.partition_id, s.group_id) == d
+                })
+                .collect();
+            let versions: std::collections::BTreeSet<i64> =
+                segs.iter().map(|s| s.storage_version.max(1)).collect();
+            if versions.len() > 1 {
+                return Err(MilvusError::Data(format!(
+                    "{} holds segments of storage versions {versions:?}; one import job reads one format",
+                    d.insert_dir
+                )));
+            }
+            jobs.push(PlannedImport {
+                kind: ImportKind::Rows,
+                partition: p.partition_name.clone(),
+                storage_version: segs.iter().map(|s| s.storage_version).max().unwrap_or(0),
+                expected_rows: segs.iter().map(|s| s.num_of_rows).sum(),
+                dirs: d,
+            });
+        }
+        jobs.extend(
+            p.segment_backups
+                .iter()
+                .filter(|s| s.is_l0 && has_deletes(s))
+                .map(|s| deletes(s, &p.partition_name)),
+        );
+    }
+    jobs.extend(
+        coll.l0_segments
+            .iter()
+            .filter(|s| has_deletes(s))
+            .map(|s| deletes(s, "")),
+    );
+    Ok(jobs)
 }
 
 /// Creates the backed-up database on the target when it is missing (its properties are not restored, as in
@@ -379,40 +534,31 @@ async fn has_collection(client: &MilvusClient, name: &str) -> Result<bool, Milvu
     Ok(r.value)
 }
 
+/// CreateCollection, then AddCollectionField for the fields a dynamic collection got after it was created, then
+/// a check that Milvus gave every field the backed-up id.
 async fn create_collection(
     client: &MilvusClient,
     coll: &CollectionBackupInfo,
     target: &str,
 ) -> Result<(), MilvusError> {
-    let Some(backup_schema) = &coll.schema else {
-        return Err(MilvusError::Data(format!(
-            "collection '{}' has no schema in the backup",
-            coll.collection_name
-        )));
-    };
-    let schema = schema::to_pb(backup_schema, target);
-    let want: Vec<(i64, String)> = schema
-        .fields
-        .iter()
-        .map(|f| (f.field_id, f.name.clone()))
-        .collect();
+    let (create, added) = create_requests(coll, target)?;
     client
-        .call("CreateCollection", |mut s| async move {
-            s.create_collection(pb::CreateCollectionRequest {
-                collection_name: target.into(),
-                schema: schema.encode_to_vec(),
-                shards_num: coll.shards_num.max(1),
-                consistency_level: coll.consistency_level.0,
-                properties: create_properties(coll),
-                num_partitions: num_partitions(coll),
-                ..Default::default()
+        .call_raw("CreateCollection", |mut s| async move {
+            s.create_collection(create).await
+        })
+        .await
+        .and_then(|st| check(Some(&st), "CreateCollection"))?;
+    for add in added {
+        client
+            .call_raw("AddCollectionField", |mut s| async move {
+                s.add_collection_field(add).await
             })
             .await
-        })
-        .await?;
+            .and_then(|st| check(Some(&st), "AddCollectionField"))?;
+    }
     // Binlogs name their fields by id: the new collection must have the same ids, or the import is garbage.
     let d = client
-        .call("DescribeCollection", |mut s| async move {
+        .call_idempotent("DescribeCollection", |mut s| async move {
             s.describe_collection(pb::DescribeCollectionRequest {
                 collection_name: target.into(),
                 ..Default::default()
@@ -420,22 +566,73 @@ async fn create_collection(
             .await
         })
         .await?;
-    let got: Vec<(i64, String)> = d
+    let mut got: Vec<(i64, String)> = d
         .schema
         .map(|s| {
             s.fields
                 .into_iter()
-                .filter(|f| f.field_id >= 100 && !f.is_dynamic)
+                .filter(|f| f.field_id >= schema::FIRST_USER_FIELD_ID && !f.is_dynamic)
                 .map(|f| (f.field_id, f.name))
                 .collect()
         })
         .unwrap_or_default();
+    let mut want: Vec<(i64, String)> = coll
+        .schema
+        .iter()
+        .flat_map(|s| &s.fields)
+        .filter(|f| !f.is_dynamic)
+        .map(|f| (f.field_id, f.name.clone()))
+        .collect();
+    got.sort();
+    want.sort();
     if got != want {
         return Err(MilvusError::Data(format!(
             "Milvus gave the new collection field ids {got:?}, the backup has {want:?}"
         )));
     }
     Ok(())
+}
+
+/// The CreateCollection request for a backed-up collection, and one AddCollectionField request per field it got
+/// after creation (milvus-backup `core/restore/coll_ddl_task.go`: same field ids, `$meta` left to Milvus,
+/// functions, struct array fields and properties sent; fields after `$meta` added afterwards).
+fn create_requests(
+    coll: &CollectionBackupInfo,
+    target: &str,
+) -> Result<
+    (
+        pb::CreateCollectionRequest,
+        Vec<pb::AddCollectionFieldRequest>,
+    ),
+    MilvusError,
+> {
+    let Some(backup_schema) = &coll.schema else {
+        return Err(MilvusError::Data(format!(
+            "collection '{}' has no schema in the backup",
+            coll.collection_name
+        )));
+    };
+    let later = schema::added_fields(backup_schema);
+    let create = pb::CreateCollectionRequest {
+        collection_name: target.into(),
+        schema: schema::to_pb(backup_schema, target, &later).encode_to_vec(),
+        shards_num: coll.shards_num.max(1),
+        consistency_level: coll.consistency_level.0,
+        properties: create_properties(coll),
+        num_partitions: num_partitions(coll),
+        ..Default::default()
+    };
+    let added = backup_schema
+        .fields
+        .iter()
+        .filter(|f| later.contains(&f.field_id))
+        .map(|f| pb::AddCollectionFieldRequest {
+            collection_name: target.into(),
+            schema: schema::field_to_pb(f).encode_to_vec(),
+            ..Default::default()
+        })
+        .collect();
+    Ok((create, added))
 }
 
 /// The properties to create a collection with: its schema's (what milvus-backup restores), then the
@@ -558,14 +755,12 @@ impl Stage {
 /// Milvus imports only from its own bucket: when the backup is elsewhere, copy this collection's binlogs
 /// there (resumably, through the transfer engine) under a prefix named after the backup and target.
 async fn stage_binlogs(
-    site: &BackupSite,
-    dir: &str,
+    run: &Run<'_>,
     coll: &CollectionBackupInfo,
     target: &str,
-    options: &RestoreOptions,
-    progress: &Arc<Progress>,
-    cancel: &CancellationToken,
 ) -> Result<Stage, MilvusError> {
+    let (site, dir, options, progress, cancel) =
+        (run.site, run.dir, run.options, run.progress, run.cancel);
     let bucket = site.bucket_prefix();
     if site.backups.same_store(&site.storage) {
         return Ok(Stage {
@@ -621,102 +816,201 @@ async fn stage_binlogs(
     })
 }
 
-/// One import job: a segment dir (or a partition's, in old backups) into a partition.
-struct ImportJob<'a> {
-    target: &'a str,
-    partition: &'a str,
-    dirs: &'a ImportDirs,
-    expected_rows: i64,
+/// The paths one import job hands Milvus, as Milvus sees them.
+struct ImportFiles {
+    /// The insert folder (empty for deletes).
+    insert: String,
+    /// The delta folder, when it holds anything.
+    delta: Option<String>,
+    /// The storage remote's key of the insert folder (Milvus's key less the remote's root), to look at it.
+    insert_rel: String,
+}
+
+/// Where Milvus reads a job's folders, and whether its delta folder holds anything (an empty one is not sent,
+/// as milvus-backup does).
+async fn import_files(
+    run: &Run<'_>,
+    stage: &Stage,
+    job: &PlannedImport,
+) -> Result<ImportFiles, MilvusError> {
+    let bucket = run.site.bucket_prefix();
+    let rel = |k: &str| k.strip_prefix(&bucket).unwrap_or(k).to_string();
+    let insert = match job.kind {
+        ImportKind::Rows => stage.import_path(&job.dirs.insert_dir),
+        ImportKind::Deletes => String::new(),
+    };
+    let delta_key = stage.import_path(&job.dirs.delta_dir);
+    let has_delta = !list_tree(&run.site.storage, &rel(&delta_key))
+        .await?
+        .is_empty();
+    Ok(ImportFiles {
+        insert_rel: rel(&insert),
+        insert,
+        delta: has_delta.then_some(delta_key),
+    })
+}
+
+/// The Import request for one job on a Milvus of `version`, as milvus-backup's gRPC path builds it
+/// (`internal/client/milvus/grpc.go: BulkInsert`, options from `core/restore/coll_task.go`):
+/// - rows: `files = [insert dir, delta dir or ""]`, `backup=true`;
+/// - L0 deletes: `files = [delta dir]`, `l0_import=true`, into the partition, or `""` for all partitions;
+/// - from 2.4 on, `skip_disk_quota_check=true` first and `storage_version=N` when the segments are not v1.
+///
+/// Milvus 2.3 gets exactly `backup=true` (its importutil knows no other option).
+fn import_request(
+    target: &str,
+    job: &PlannedImport,
+    files: &ImportFiles,
+    version: MilvusVersion,
+) -> pb::ImportRequest {
+    let kv = |k: &str, v: String| KeyValuePair {
+        key: k.into(),
+        value: v,
+    };
+    let modern = version >= MilvusVersion::new(2, 4, 0);
+    let mut options = Vec::new();
+    if modern {
+        options.push(kv("skip_disk_quota_check", "true".into()));
+    }
+    options.push(match job.kind {
+        ImportKind::Rows => kv("backup", "true".into()),
+        ImportKind::Deletes => kv("l0_import", "true".into()),
+    });
+    if modern && job.storage_version > 0 {
+        options.push(kv("storage_version", job.storage_version.to_string()));
+    }
+    let files = match job.kind {
+        ImportKind::Rows => vec![
+            files.insert.clone(),
+            files.delta.clone().unwrap_or_default(),
+        ],
+        ImportKind::Deletes => files.delta.iter().cloned().collect(),
+    };
+    pb::ImportRequest {
+        collection_name: target.into(),
+        partition_name: job.partition.clone(),
+        files,
+        options,
+        ..Default::default()
+    }
 }
 
 /// Submits the import, records its task ids before waiting (so a killed run's job is waited for on resume,
 /// not imported twice), and waits for it.
 async fn run_import(
-    site: &BackupSite,
+    run: &Run<'_>,
     client: &MilvusClient,
-    job: &ImportJob<'_>,
-    stage: &Stage,
-    journal: &RestoreJournal,
-    options: &RestoreOptions,
+    target: &str,
+    job: &PlannedImport,
+    files: &ImportFiles,
 ) -> Result<i64, MilvusError> {
-    let insert = stage.import_path(&job.dirs.insert_dir);
-    let delta_key = stage.import_path(&job.dirs.delta_dir);
-    // Milvus reads `bucket/<key>`; the storage remote's root is part of that key, so strip it to list.
-    let bucket = site.bucket_prefix();
-    let delta_rel = delta_key
-        .strip_prefix(&bucket)
-        .unwrap_or(&delta_key)
-        .to_string();
-    let has_delta = !list_tree(&site.storage, &delta_rel).await?.is_empty();
-    let files = vec![insert, if has_delta { delta_key } else { String::new() }];
-    let req = pb::ImportRequest {
-        collection_name: job.target.into(),
-        partition_name: job.partition.into(),
-        files: files.clone(),
-        options: vec![KeyValuePair {
-            key: "backup".into(),
-            value: "true".into(),
-        }],
-        ..Default::default()
-    };
+    let req = import_request(target, job, files, run.version);
+    let shown = req.files.clone();
     let r = client
         .call_raw("Import", |mut s| async move { s.import(req).await })
         .await?;
     check(r.status.as_ref(), "Import").map_err(|e| {
         MilvusError::Data(format!(
-            "partition '{}', files {files:?}: {e}",
+            "partition '{}', files {shown:?}: {e}",
             job.partition
         ))
     })?;
-    journal.record(&JournalLine::Started {
-        collection: job.target.to_string(),
-        dir: job.dirs.insert_dir.clone(),
+    run.journal.record(&JournalLine::Started {
+        collection: target.to_string(),
+        dir: job.journal_key().to_string(),
         tasks: r.tasks.clone(),
     });
-    wait_tasks(client, job, r.tasks, options).await
+    match wait_tasks(client, job, r.tasks, run.options).await? {
+        TaskOutcome::Completed(rows) => Ok(rows),
+        TaskOutcome::Failed(reason) => Err(MilvusError::Data(format!(
+            "partition '{}', folder {}: {reason}",
+            job.partition,
+            job.journal_key()
+        ))),
+    }
 }
 
-/// Waits for an import's tasks and checks the rows they report.
+/// How the tasks of one import ended, as Milvus tells it.
+enum TaskOutcome {
+    /// Every task completed; rows imported.
+    Completed(i64),
+    /// A task failed (its reason); nothing of the job can be trusted to be in, so it may be submitted again.
+    Failed(String),
+}
+
+/// Waits for an import's tasks. An error here (Milvus unreachable past the retries, a task Milvus no longer
+/// knows, the deadline) says nothing about whether the job ran, so it is an error, never a reason to submit the
+/// job again.
 async fn wait_tasks(
     client: &MilvusClient,
-    job: &ImportJob<'_>,
+    job: &PlannedImport,
     tasks: Vec<i64>,
     options: &RestoreOptions,
-) -> Result<i64, MilvusError> {
+) -> Result<TaskOutcome, MilvusError> {
     let mut rows = 0;
     for task in tasks {
-        rows += wait_import(client, task, options.import_timeout)
+        match wait_import(client, task, options.import_timeout)
             .await
             .map_err(|e| {
                 MilvusError::Data(format!(
-                    "partition '{}', segment dir {}: {e}",
-                    job.partition, job.dirs.insert_dir
+                    "waiting for import task {task} of {}: {e}; the job may still be running in Milvus, so \
+                     it is not submitted again: run the same command again to go on waiting (or restore \
+                     with --drop-exist if Milvus has lost the task)",
+                    job.journal_key()
                 ))
-            })?;
+            })? {
+            TaskOutcome::Completed(n) => rows += n,
+            failed => return Ok(failed),
+        }
+    }
+    Ok(TaskOutcome::Completed(rows))
+}
+
+/// The rows an import reports against the backup's meta: more is an error, and none for a segment that had
+/// rows means Milvus read nothing, unless its files are where Milvus reads them and its delta logs deleted every
+/// row.
+async fn check_rows(
+    run: &Run<'_>,
+    job: &PlannedImport,
+    files: &ImportFiles,
+    rows: i64,
+) -> Result<(), MilvusError> {
+    if job.kind == ImportKind::Deletes {
+        return Ok(());
     }
     let dir = &job.dirs.insert_dir;
-    // Milvus 2.3 says "completed" with 0 rows for a path it cannot see.
-    if job.expected_rows > 0 && rows == 0 {
-        return Err(MilvusError::Data(format!(
-            "Milvus imported 0 rows from {dir} (expected up to {}): it cannot see that path in its bucket; \
-             is the remote's bucket Milvus's own bucket (or set milvus.storage_remote)?",
-            job.expected_rows
-        )));
-    }
     if rows > job.expected_rows {
         return Err(MilvusError::Data(format!(
             "Milvus imported {rows} rows from {dir}, more than the {} backed up",
             job.expected_rows
         )));
     }
-    Ok(rows)
+    if job.expected_rows == 0 || rows > 0 {
+        return Ok(());
+    }
+    let visible = !list_tree(&run.site.storage, &files.insert_rel)
+        .await?
+        .is_empty();
+    if visible && files.delta.is_some() {
+        run.progress.note(&format!(
+            "{dir}: 0 of {} rows imported; its delta logs delete every one of them",
+            job.expected_rows
+        ));
+        return Ok(());
+    }
+    // Milvus 2.3 says "completed" with 0 rows for a path it cannot see.
+    Err(MilvusError::Data(format!(
+        "Milvus imported 0 rows from {dir} (expected up to {}): it cannot see that path in its bucket; \
+         is the remote's bucket Milvus's own bucket (or set milvus.storage_remote)?",
+        job.expected_rows
+    )))
 }
 
 async fn wait_import(
     client: &MilvusClient,
     task: i64,
     timeout: Duration,
-) -> Result<i64, MilvusError> {
+) -> Result<TaskOutcome, MilvusError> {
     use super::proto::common::ImportState;
     const FAILED: i32 = ImportState::ImportFailed as i32;
     const COMPLETED: i32 = ImportState::ImportCompleted as i32;
@@ -724,12 +1018,12 @@ async fn wait_import(
     let deadline = Instant::now() + timeout;
     loop {
         let s = client
-            .call("GetImportState", |mut s| async move {
+            .call_idempotent("GetImportState", |mut s| async move {
                 s.get_import_state(pb::GetImportStateRequest { task }).await
             })
             .await?;
         match s.state {
-            COMPLETED => return Ok(s.row_count),
+            COMPLETED => return Ok(TaskOutcome::Completed(s.row_count)),
             FAILED | FAILED_AND_CLEANED => {
                 let reason = s
                     .infos
@@ -737,13 +1031,13 @@ async fn wait_import(
                     .find(|kv| kv.key == "failed_reason")
                     .map(|kv| kv.value.clone())
                     .unwrap_or_default();
-                return Err(MilvusError::Data(format!(
+                return Ok(TaskOutcome::Failed(format!(
                     "import task {task} failed: {reason}"
                 )));
             }
             _ if Instant::now() > deadline => {
                 return Err(MilvusError::Data(format!(
-                    "import task {task} not done after {}s",
+                    "import task {task} not done after {}s (raise --import-timeout)",
                     timeout.as_secs()
                 )));
             }
@@ -919,5 +1213,272 @@ mod tests {
             s.fields[1] = field(true);
         }
         assert_eq!(num_partitions(&coll), 16);
+    }
+
+    fn seg(
+        id: i64,
+        partition: i64,
+        is_l0: bool,
+        rows: i64,
+        storage: i64,
+    ) -> meta::SegmentBackupInfo {
+        meta::SegmentBackupInfo {
+            segment_id: id,
+            collection_id: 1,
+            partition_id: partition,
+            num_of_rows: rows,
+            group_id: if partition == -1 { 0 } else { id },
+            is_l0,
+            storage_version: storage,
+            deltalogs: vec![meta::FieldBinlog {
+                field_id: 0,
+                binlogs: vec![meta::Binlog {
+                    log_id: 70 + id,
+                    log_size: 4,
+                    ..Default::default()
+                }],
+            }],
+            ..Default::default()
+        }
+    }
+
+    fn two_partitions_with_deletes() -> CollectionBackupInfo {
+        CollectionBackupInfo {
+            collection_id: 1,
+            collection_name: "c".into(),
+            partition_backups: vec![
+                meta::PartitionBackupInfo {
+                    partition_id: 10,
+                    partition_name: "p1".into(),
+                    segment_backups: vec![seg(2, 10, true, 0, 0), seg(1, 10, false, 5, 0)],
+                    ..Default::default()
+                },
+                meta::PartitionBackupInfo {
+                    partition_id: 20,
+                    partition_name: "p2".into(),
+                    segment_backups: vec![seg(3, 20, false, 7, 0)],
+                    ..Default::default()
+                },
+            ],
+            l0_segments: vec![seg(4, -1, true, 0, 0)],
+            ..Default::default()
+        }
+    }
+
+    /// milvus-backup `core/restore/coll_task.go`: per partition the segments, then its L0 deletes; the
+    /// all-partition deletes after every partition, into partition "".
+    #[test]
+    fn l0_deletes_are_imported_after_the_rows_they_delete() {
+        let jobs = plan_imports("backup/b/", &two_partitions_with_deletes()).unwrap();
+        let got: Vec<(ImportKind, &str, &str, i64)> = jobs
+            .iter()
+            .map(|j| {
+                (
+                    j.kind,
+                    j.partition.as_str(),
+                    j.journal_key(),
+                    j.expected_rows,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    ImportKind::Rows,
+                    "p1",
+                    "backup/b/binlogs/insert_log/1/10/1/",
+                    5
+                ),
+                (
+                    ImportKind::Deletes,
+                    "p1",
+                    "backup/b/binlogs/delta_log/1/10/2/",
+                    0
+                ),
+                (
+                    ImportKind::Rows,
+                    "p2",
+                    "backup/b/binlogs/insert_log/1/20/3/",
+                    7
+                ),
+                (
+                    ImportKind::Deletes,
+                    "",
+                    "backup/b/binlogs/delta_log/1/-1/4/",
+                    0
+                ),
+            ]
+        );
+    }
+
+    fn request(
+        job: &PlannedImport,
+        delta: bool,
+        version: &str,
+    ) -> (Vec<String>, String, Vec<String>) {
+        let files = ImportFiles {
+            insert: job.dirs.insert_dir.clone(),
+            delta: delta.then(|| job.dirs.delta_dir.clone()),
+            insert_rel: String::new(),
+        };
+        let r = import_request("t", job, &files, MilvusVersion::parse(version).unwrap());
+        assert_eq!(r.collection_name, "t");
+        (
+            r.files,
+            r.partition_name,
+            r.options
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect(),
+        )
+    }
+
+    /// The exact Import requests per version, after milvus-backup's gRPC path
+    /// (`internal/client/milvus/grpc.go: GrpcBulkInsertInput.opts`, `BulkInsert`).
+    #[test]
+    fn import_requests_per_milvus_version() {
+        let jobs = plan_imports("backup/b/", &two_partitions_with_deletes()).unwrap();
+        let (rows, l0, all) = (&jobs[0], &jobs[1], &jobs[3]);
+        let ins = "backup/b/binlogs/insert_log/1/10/1/".to_string();
+        let del = "backup/b/binlogs/delta_log/1/10/1/".to_string();
+        // 2.3 (importutil, tested live): exactly what mbx has always sent.
+        assert_eq!(
+            request(rows, true, "v2.3.5-lite"),
+            (
+                vec![ins.clone(), del.clone()],
+                "p1".into(),
+                vec!["backup=true".into()]
+            )
+        );
+        assert_eq!(
+            request(rows, false, "v2.3.5"),
+            (
+                vec![ins.clone(), String::new()],
+                "p1".into(),
+                vec!["backup=true".into()]
+            )
+        );
+        // 2.4+: the disk quota is not checked for a restore.
+        assert_eq!(
+            request(rows, true, "2.4.23").2,
+            ["skip_disk_quota_check=true", "backup=true"]
+        );
+        assert_eq!(
+            request(l0, true, "2.4.23"),
+            (
+                vec!["backup/b/binlogs/delta_log/1/10/2/".to_string()],
+                "p1".into(),
+                vec!["skip_disk_quota_check=true".into(), "l0_import=true".into()]
+            )
+        );
+        assert_eq!(
+            request(all, true, "2.5.4"),
+            (
+                vec!["backup/b/binlogs/delta_log/1/-1/4/".to_string()],
+                String::new(),
+                vec!["skip_disk_quota_check=true".into(), "l0_import=true".into()]
+            )
+        );
+        // 2.6, storage v2: the format is named, or Milvus reads the files as v1.
+        let mut v2 = two_partitions_with_deletes();
+        v2.partition_backups[0].segment_backups[1].storage_version = 2;
+        let jobs = plan_imports("backup/b/", &v2).unwrap();
+        assert_eq!(
+            request(&jobs[0], false, "2.6.3").2,
+            [
+                "skip_disk_quota_check=true",
+                "backup=true",
+                "storage_version=2"
+            ]
+        );
+    }
+
+    #[test]
+    fn one_import_job_never_mixes_storage_versions() {
+        let mut c = two_partitions_with_deletes();
+        let p = &mut c.partition_backups[0];
+        // An old backup (group 0): one job per partition.
+        p.segment_backups = vec![seg(1, 10, false, 5, 1), seg(5, 10, false, 5, 2)];
+        for s in &mut p.segment_backups {
+            s.group_id = 0;
+        }
+        let e = plan_imports("backup/b/", &c).unwrap_err();
+        assert!(e.to_string().contains("storage versions"), "{e}");
+    }
+
+    fn field(id: i64, name: &str, data_type: meta::DataType) -> meta::FieldSchema {
+        meta::FieldSchema {
+            field_id: id,
+            name: name.into(),
+            data_type,
+            ..Default::default()
+        }
+    }
+
+    /// A 2.5/2.6 schema goes to CreateCollection whole (milvus-backup `coll_ddl_task.go`): BM25 function and its
+    /// output, nullable with a default, clustering key (which milvus-backup drops), schema properties; the field
+    /// added after `$meta` goes through AddCollectionField with its id.
+    #[test]
+    fn create_requests_carry_the_whole_schema() {
+        use super::super::proto::schema as spb;
+        let mut text = field(101, "text", meta::DataType::VARCHAR);
+        text.type_params = vec![kv("max_length", "256"), kv("enable_analyzer", "true")];
+        let mut sparse = field(102, "sparse", meta::DataType::SPARSE_FLOAT_VECTOR);
+        sparse.is_function_output = true;
+        let mut score = field(103, "score", meta::DataType::INT64);
+        score.nullable = true;
+        score.is_clustering_key = true;
+        score.default_value_base64 = "GAc=".into(); // ValueField{long_data: 7}
+        let mut pk = field(100, "id", meta::DataType::INT64);
+        pk.is_primary_key = true;
+        // $meta took 104; 105 was added later.
+        let mut added = field(105, "late", meta::DataType::VARCHAR);
+        added.nullable = true;
+        let coll = CollectionBackupInfo {
+            collection_name: "docs".into(),
+            shards_num: 2,
+            schema: Some(meta::CollectionSchema {
+                name: "docs".into(),
+                enable_dynamic_field: true,
+                fields: vec![pk, text, sparse, score, added],
+                properties: vec![kv("mmap.enabled", "true")],
+                functions: vec![meta::FunctionSchema {
+                    name: "bm25".into(),
+                    function_type: meta::FunctionType::BM25,
+                    input_field_names: vec!["text".into()],
+                    output_field_names: vec!["sparse".into()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let (create, adds) = create_requests(&coll, "docs_bak").unwrap();
+        let schema = spb::CollectionSchema::decode(create.schema.as_slice()).unwrap();
+        assert_eq!(schema.name, "docs_bak");
+        let ids: Vec<i64> = schema.fields.iter().map(|f| f.field_id).collect();
+        assert_eq!(ids, [100, 101, 102, 103]);
+        assert!(schema.enable_dynamic_field);
+        assert_eq!(schema.functions.len(), 1);
+        assert_eq!(schema.functions[0].r#type, spb::FunctionType::Bm25 as i32);
+        assert_eq!(schema.functions[0].output_field_names, ["sparse"]);
+        assert!(schema.fields[2].is_function_output);
+        let s = &schema.fields[3];
+        assert!(s.nullable && s.is_clustering_key);
+        assert!(matches!(
+            s.default_value.as_ref().and_then(|v| v.data.clone()),
+            Some(spb::value_field::Data::LongData(7))
+        ));
+        assert_eq!(schema.properties[0].key, "mmap.enabled");
+        assert_eq!(create.properties[0].key, "mmap.enabled");
+        assert_eq!(create.shards_num, 2);
+        assert_eq!(adds.len(), 1);
+        assert_eq!(adds[0].collection_name, "docs_bak");
+        let late = spb::FieldSchema::decode(adds[0].schema.as_slice()).unwrap();
+        assert_eq!(
+            (late.field_id, late.name.as_str(), late.nullable),
+            (105, "late", true)
+        );
     }
 }

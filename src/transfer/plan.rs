@@ -16,7 +16,7 @@ use crate::config::RemoteKind;
 use crate::remote::{Remote, RemotePath, join_key};
 
 /// One object of the source tree.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SourceObject {
     /// Key relative to the destination root (what the manifest records).
     pub rel: String,

@@ -20,6 +20,9 @@ prints {"ok": false, "error": ...}, says why on stderr and exits 1.
       builds B's index (same as A's) if missing, loads both, and checks: schema, shard count, count(*),
       per-partition counts, the same ids present (so none of A's deleted ids came back), row 7777 equal
       (vec, tag, meta), top-10 search ids equal for 20 random queries.   -> {"ok": true, ...}
+  inventory --addr HOST:PORT
+      what exists: every database and the collections in each (to check that a refused restore created
+      nothing).   -> {"databases": {"default": [names], ...}}
 
 pymilvus 2.3.5 / Milvus 2.3.5 gotchas:
 * collections default to Bounded consistency: a query right after insert/delete may not see it. Every
@@ -269,6 +272,16 @@ def compare(args):
             "search_queries_equal": 20, "index": index, "index_and_load_s": index_load_s}
 
 
+def inventory(args):
+    using = connect("A", args.addr)
+    from pymilvus import db
+    out = {}
+    for name in db.list_database(using=using):
+        db.using_database(name, using=using)
+        out[name] = sorted(utility.list_collections(using=using))
+    return {"databases": out}
+
+
 def main():
     ap = argparse.ArgumentParser(description="Seed and check Milvus collections for mbx tests (see the docstring).")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -280,6 +293,8 @@ def main():
     s.add_argument("--addr", required=True)
     s.add_argument("--collection", required=True)
     s.add_argument("--drop", action="store_true")
+    s = sub.add_parser("inventory")
+    s.add_argument("--addr", required=True)
     for cmd in ("compare", "compare-keyed"):
         c = sub.add_parser(cmd)
         c.add_argument("--a", required=True)
@@ -288,7 +303,8 @@ def main():
         c.add_argument("--b-collection", required=True)
     args = ap.parse_args()
     t = time.time()
-    run = {"seed": seed, "seed-keyed": seed_keyed, "compare": compare, "compare-keyed": compare_keyed}[args.cmd]
+    run = {"seed": seed, "seed-keyed": seed_keyed, "compare": compare, "compare-keyed": compare_keyed,
+           "inventory": inventory}[args.cmd]
     try:
         out = run(args)
     except Fail as e:
