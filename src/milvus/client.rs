@@ -108,40 +108,18 @@ impl MilvusClient {
 
     /// The server's version string, e.g. `v2.3.5`.
     pub async fn version(&self) -> Result<String, MilvusError> {
-        let r = self
-            .call_idempotent("GetVersion", |mut s| async move {
-                s.get_version(pb::GetVersionRequest {}).await
-            })
-            .await?;
-        Ok(r.version)
-    }
-
-    /// Runs one call on a clone of the stub (cheap: it shares the channel) and checks Milvus's status.
-    pub(crate) async fn call<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
-    where
-        T: WithStatus,
-        F: FnOnce(Stub) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        let r = self.call_raw(name, f).await?;
-        check(r.status(), name)?;
-        Ok(r)
+        Ok(self.get_version(pb::GetVersionRequest {}).await?.version)
     }
 
     /// Runs one call that is safe to repeat (a read, or a wait), retrying with backoff when the connection
-    /// fails or Milvus is briefly unavailable; then checks Milvus's status.
-    pub(crate) async fn call_idempotent<T, F, Fut>(
-        &self,
-        name: &str,
-        f: F,
-    ) -> Result<T, MilvusError>
+    /// fails or Milvus is briefly unavailable; the status is left to the caller.
+    async fn call_retrying<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
     where
-        T: WithStatus,
         F: Fn(Stub) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
     {
         let attempt = || f(self.stub.clone());
-        let r = attempt
+        attempt
             .retry(
                 ExponentialBuilder::default()
                     .with_min_delay(Duration::from_millis(250))
@@ -161,16 +139,12 @@ impl MilvusClient {
             })
             .await
             .map(tonic::Response::into_inner)
-            .map_err(|e| MilvusError::Rpc {
-                call: name.to_string(),
-                message: format!("{} ({}): {}", self.address, e.code(), e.message()),
-            })?;
-        check(r.status(), name)?;
-        Ok(r)
+            .map_err(|e| self.rpc_error(name, e))
     }
 
-    /// Runs one call, leaving the status to the caller (for calls whose errors mean something else).
-    pub(crate) async fn call_raw<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
+    /// Runs one call once, on a clone of the stub (cheap: it shares the channel); the status is left to the
+    /// caller.
+    async fn call_once<T, F, Fut>(&self, name: &str, f: F) -> Result<T, MilvusError>
     where
         F: FnOnce(Stub) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
@@ -178,11 +152,98 @@ impl MilvusClient {
         f(self.stub.clone())
             .await
             .map(tonic::Response::into_inner)
-            .map_err(|e| MilvusError::Rpc {
-                call: name.to_string(),
-                message: format!("{} ({}): {}", self.address, e.code(), e.message()),
-            })
+            .map_err(|e| self.rpc_error(name, e))
     }
+
+    fn rpc_error(&self, name: &str, e: tonic::Status) -> MilvusError {
+        MilvusError::Rpc {
+            call: name.to_string(),
+            message: format!("{} ({}): {}", self.address, e.code(), e.message()),
+        }
+    }
+}
+
+/// The typed calls mbx makes, each named once. `read` calls are safe to repeat and are retried on transient
+/// failures; `write` calls are sent once (a repeated CreateCollection or Import is not the same request). Both
+/// check Milvus's status; the `_raw` kinds leave it to the caller, for calls whose error status means
+/// something else (no index, not loaded, no such collection) or needs more context.
+macro_rules! calls {
+    ($( $(#[$doc:meta])* $kind:ident $name:literal fn $method:ident($req:ty) -> $resp:ty; )*) => {
+        impl MilvusClient {
+            $(
+                $(#[$doc])*
+                pub(crate) async fn $method(&self, req: $req) -> Result<$resp, MilvusError> {
+                    calls!(@$kind self, $name, $method, req)
+                }
+            )*
+        }
+    };
+    (@read $self:ident, $name:literal, $method:ident, $req:ident) => {{
+        let r = calls!(@read_raw $self, $name, $method, $req)?;
+        check(r.status(), $name)?;
+        Ok(r)
+    }};
+    (@read_raw $self:ident, $name:literal, $method:ident, $req:ident) => {
+        $self
+            .call_retrying($name, |mut s| {
+                let req = $req.clone();
+                async move { s.$method(req).await }
+            })
+            .await
+    };
+    (@write $self:ident, $name:literal, $method:ident, $req:ident) => {{
+        let r = calls!(@write_raw $self, $name, $method, $req)?;
+        check(r.status(), $name)?;
+        Ok(r)
+    }};
+    (@write_raw $self:ident, $name:literal, $method:ident, $req:ident) => {
+        $self
+            .call_once($name, |mut s| async move { s.$method($req).await })
+            .await
+    };
+}
+
+calls! {
+    /// `GetVersion`.
+    read "GetVersion" fn get_version(pb::GetVersionRequest) -> pb::GetVersionResponse;
+    /// `ListDatabases`.
+    read "ListDatabases" fn list_databases(pb::ListDatabasesRequest) -> pb::ListDatabasesResponse;
+    /// `CreateDatabase`.
+    write "CreateDatabase" fn create_database(pb::CreateDatabaseRequest) -> Status;
+    /// `ShowCollections`.
+    read "ShowCollections" fn show_collections(pb::ShowCollectionsRequest) -> pb::ShowCollectionsResponse;
+    /// `HasCollection`.
+    read "HasCollection" fn has_collection(pb::HasCollectionRequest) -> pb::BoolResponse;
+    /// `DescribeCollection`, status unchecked (for create, a missing collection is the user's input).
+    read_raw "DescribeCollection" fn describe_collection(pb::DescribeCollectionRequest) -> pb::DescribeCollectionResponse;
+    /// `CreateCollection`.
+    write "CreateCollection" fn create_collection(pb::CreateCollectionRequest) -> Status;
+    /// `AddCollectionField` (Milvus 2.6).
+    write "AddCollectionField" fn add_collection_field(pb::AddCollectionFieldRequest) -> Status;
+    /// `DropCollection`.
+    write "DropCollection" fn drop_collection(pb::DropCollectionRequest) -> Status;
+    /// `ShowPartitions`.
+    read "ShowPartitions" fn show_partitions(pb::ShowPartitionsRequest) -> pb::ShowPartitionsResponse;
+    /// `HasPartition`.
+    read "HasPartition" fn has_partition(pb::HasPartitionRequest) -> pb::BoolResponse;
+    /// `CreatePartition`.
+    write "CreatePartition" fn create_partition(pb::CreatePartitionRequest) -> Status;
+    /// `DescribeIndex`, status unchecked (no index is an error status).
+    read_raw "DescribeIndex" fn describe_index(pb::DescribeIndexRequest) -> pb::DescribeIndexResponse;
+    /// `CreateIndex`, status unchecked (the caller names the index).
+    write_raw "CreateIndex" fn create_index(pb::CreateIndexRequest) -> Status;
+    /// `GetLoadingProgress`, status unchecked (a collection not loaded is an error status).
+    read_raw "GetLoadingProgress" fn get_loading_progress(pb::GetLoadingProgressRequest) -> pb::GetLoadingProgressResponse;
+    /// `Flush` (repeating it only flushes again).
+    read "Flush" fn flush(pb::FlushRequest) -> pb::FlushResponse;
+    /// `GetFlushState`.
+    read "GetFlushState" fn get_flush_state(pb::GetFlushStateRequest) -> pb::GetFlushStateResponse;
+    /// `GetPersistentSegmentInfo`.
+    read "GetPersistentSegmentInfo" fn get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest) -> pb::GetPersistentSegmentInfoResponse;
+    /// `Import`, status unchecked (the caller names the files in the error).
+    write_raw "Import" fn import(pb::ImportRequest) -> pb::ImportResponse;
+    /// `GetImportState`.
+    read "GetImportState" fn get_import_state(pb::GetImportStateRequest) -> pb::GetImportStateResponse;
 }
 
 /// gRPC failures that a later attempt of the same call can get past.

@@ -212,13 +212,10 @@ fn backup_id(name: &str) -> String {
 }
 
 async fn show_collections(client: &MilvusClient) -> Result<Vec<String>, MilvusError> {
-    let r = client
-        .call("ShowCollections", |mut s| async move {
-            s.show_collections(pb::ShowCollectionsRequest::default())
-                .await
-        })
-        .await?;
-    Ok(r.collection_names)
+    Ok(client
+        .show_collections(pb::ShowCollectionsRequest::default())
+        .await?
+        .collection_names)
 }
 
 /// Describes a collection, flushes it, and lists its segments' binlogs: the collection's meta, and the
@@ -232,12 +229,9 @@ async fn describe_and_flush(
     id: &str,
 ) -> Result<(CollectionBackupInfo, Vec<SourceObject>), MilvusError> {
     let d = client
-        .call_raw("DescribeCollection", |mut s| async move {
-            s.describe_collection(pb::DescribeCollectionRequest {
-                collection_name: coll.into(),
-                ..Default::default()
-            })
-            .await
+        .describe_collection(pb::DescribeCollectionRequest {
+            collection_name: coll.into(),
+            ..Default::default()
         })
         .await?;
     check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
@@ -250,12 +244,9 @@ async fn describe_and_flush(
     let indexes = describe_indexes(client, coll).await?;
     let load_state = load_state(client, coll).await?;
     let parts = client
-        .call("ShowPartitions", |mut s| async move {
-            s.show_partitions(pb::ShowPartitionsRequest {
-                collection_name: coll.into(),
-                ..Default::default()
-            })
-            .await
+        .show_partitions(pb::ShowPartitionsRequest {
+            collection_name: coll.into(),
+            ..Default::default()
         })
         .await?;
     if parts.partition_names.len() != parts.partition_i_ds.len() {
@@ -265,12 +256,9 @@ async fn describe_and_flush(
     }
     let seal_time = flush(client, coll, options.flush_timeout).await?;
     let segs = client
-        .call("GetPersistentSegmentInfo", |mut s| async move {
-            s.get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest {
-                collection_name: coll.into(),
-                ..Default::default()
-            })
-            .await
+        .get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest {
+            collection_name: coll.into(),
+            ..Default::default()
         })
         .await?;
     const FLUSHED: i32 = super::proto::common::SegmentState::Flushed as i32;
@@ -350,12 +338,9 @@ async fn describe_indexes(
     coll: &str,
 ) -> Result<Vec<meta::IndexInfo>, MilvusError> {
     let r = client
-        .call_raw("DescribeIndex", |mut s| async move {
-            s.describe_index(pb::DescribeIndexRequest {
-                collection_name: coll.into(),
-                ..Default::default()
-            })
-            .await
+        .describe_index(pb::DescribeIndexRequest {
+            collection_name: coll.into(),
+            ..Default::default()
         })
         .await?;
     // IndexNotExist (25) or an "index not found" reason: the collection simply has no index.
@@ -390,12 +375,9 @@ async fn describe_indexes(
 
 async fn load_state(client: &MilvusClient, coll: &str) -> Result<String, MilvusError> {
     let r = client
-        .call_raw("GetLoadingProgress", |mut s| async move {
-            s.get_loading_progress(pb::GetLoadingProgressRequest {
-                collection_name: coll.into(),
-                ..Default::default()
-            })
-            .await
+        .get_loading_progress(pb::GetLoadingProgressRequest {
+            collection_name: coll.into(),
+            ..Default::default()
         })
         .await?;
     // A collection that is not loaded answers with an error status: that is "NotLoad", not a failure.
@@ -413,12 +395,9 @@ async fn load_state(client: &MilvusClient, coll: &str) -> Result<String, MilvusE
 /// Flushes one collection and waits (bounded) until its segments are persisted; returns the seal time.
 async fn flush(client: &MilvusClient, coll: &str, timeout: Duration) -> Result<i64, MilvusError> {
     let r = client
-        .call("Flush", |mut s| async move {
-            s.flush(pb::FlushRequest {
-                collection_names: vec![coll.into()],
-                ..Default::default()
-            })
-            .await
+        .flush(pb::FlushRequest {
+            collection_names: vec![coll.into()],
+            ..Default::default()
         })
         .await?;
     let segment_i_ds = r
@@ -435,11 +414,7 @@ async fn flush(client: &MilvusClient, coll: &str, timeout: Duration) -> Result<i
             collection_name: coll.into(),
             ..Default::default()
         };
-        let s = client
-            .call("GetFlushState", |mut s| async move {
-                s.get_flush_state(req).await
-            })
-            .await?;
+        let s = client.get_flush_state(req).await?;
         if s.flushed {
             return Ok(r.coll_seal_times.get(coll).copied().unwrap_or(0));
         }

@@ -319,12 +319,9 @@ async fn restore_collection(
             )));
         }
         client
-            .call("DropCollection", |mut s| async move {
-                s.drop_collection(pb::DropCollectionRequest {
-                    collection_name: target.into(),
-                    ..Default::default()
-                })
-                .await
+            .drop_collection(pb::DropCollectionRequest {
+                collection_name: target.into(),
+                ..Default::default()
             })
             .await?;
     }
@@ -502,33 +499,25 @@ async fn ensure_database(site: &BackupSite, db: &str) -> Result<(), MilvusError>
     }
     let client = MilvusClient::connect(&site.milvus, "default").await?;
     let r = client
-        .call("ListDatabases", |mut s| async move {
-            s.list_databases(pb::ListDatabasesRequest::default()).await
-        })
+        .list_databases(pb::ListDatabasesRequest::default())
         .await?;
     if r.db_names.iter().any(|d| d == db) {
         return Ok(());
     }
-    let s = client
-        .call_raw("CreateDatabase", |mut s| async move {
-            s.create_database(pb::CreateDatabaseRequest {
-                db_name: db.into(),
-                ..Default::default()
-            })
-            .await
+    client
+        .create_database(pb::CreateDatabaseRequest {
+            db_name: db.into(),
+            ..Default::default()
         })
         .await?;
-    check(Some(&s), "CreateDatabase")
+    Ok(())
 }
 
 async fn has_collection(client: &MilvusClient, name: &str) -> Result<bool, MilvusError> {
     let r = client
-        .call("HasCollection", |mut s| async move {
-            s.has_collection(pb::HasCollectionRequest {
-                collection_name: name.into(),
-                ..Default::default()
-            })
-            .await
+        .has_collection(pb::HasCollectionRequest {
+            collection_name: name.into(),
+            ..Default::default()
         })
         .await?;
     Ok(r.value)
@@ -542,30 +531,18 @@ async fn create_collection(
     target: &str,
 ) -> Result<(), MilvusError> {
     let (create, added) = create_requests(coll, target)?;
-    client
-        .call_raw("CreateCollection", |mut s| async move {
-            s.create_collection(create).await
-        })
-        .await
-        .and_then(|st| check(Some(&st), "CreateCollection"))?;
+    client.create_collection(create).await?;
     for add in added {
-        client
-            .call_raw("AddCollectionField", |mut s| async move {
-                s.add_collection_field(add).await
-            })
-            .await
-            .and_then(|st| check(Some(&st), "AddCollectionField"))?;
+        client.add_collection_field(add).await?;
     }
     // Binlogs name their fields by id: the new collection must have the same ids, or the import is garbage.
     let d = client
-        .call_idempotent("DescribeCollection", |mut s| async move {
-            s.describe_collection(pb::DescribeCollectionRequest {
-                collection_name: target.into(),
-                ..Default::default()
-            })
-            .await
+        .describe_collection(pb::DescribeCollectionRequest {
+            collection_name: target.into(),
+            ..Default::default()
         })
         .await?;
+    check(d.status.as_ref(), "DescribeCollection")?;
     let mut got: Vec<(i64, String)> = d
         .schema
         .map(|s| {
@@ -671,29 +648,23 @@ async fn ensure_partition(
     partition: &str,
 ) -> Result<(), MilvusError> {
     let r = client
-        .call("HasPartition", |mut s| async move {
-            s.has_partition(pb::HasPartitionRequest {
-                collection_name: coll.into(),
-                partition_name: partition.into(),
-                ..Default::default()
-            })
-            .await
+        .has_partition(pb::HasPartitionRequest {
+            collection_name: coll.into(),
+            partition_name: partition.into(),
+            ..Default::default()
         })
         .await?;
     if r.value {
         return Ok(());
     }
-    let s = client
-        .call_raw("CreatePartition", |mut s| async move {
-            s.create_partition(pb::CreatePartitionRequest {
-                collection_name: coll.into(),
-                partition_name: partition.into(),
-                ..Default::default()
-            })
-            .await
+    client
+        .create_partition(pb::CreatePartitionRequest {
+            collection_name: coll.into(),
+            partition_name: partition.into(),
+            ..Default::default()
         })
         .await?;
-    check(Some(&s), "CreatePartition")
+    Ok(())
 }
 
 async fn create_indexes(
@@ -703,22 +674,19 @@ async fn create_indexes(
 ) -> Result<(), MilvusError> {
     for idx in &coll.index_infos {
         let s = client
-            .call_raw("CreateIndex", |mut s| async move {
-                s.create_index(pb::CreateIndexRequest {
-                    collection_name: target.into(),
-                    field_name: idx.field_name.clone(),
-                    index_name: idx.index_name.clone(),
-                    extra_params: idx
-                        .params
-                        .iter()
-                        .map(|(k, v)| KeyValuePair {
-                            key: k.clone(),
-                            value: v.clone(),
-                        })
-                        .collect(),
-                    ..Default::default()
-                })
-                .await
+            .create_index(pb::CreateIndexRequest {
+                collection_name: target.into(),
+                field_name: idx.field_name.clone(),
+                index_name: idx.index_name.clone(),
+                extra_params: idx
+                    .params
+                    .iter()
+                    .map(|(k, v)| KeyValuePair {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                ..Default::default()
             })
             .await?;
         check(Some(&s), "CreateIndex").map_err(|e| {
@@ -906,9 +874,7 @@ async fn run_import(
 ) -> Result<i64, MilvusError> {
     let req = import_request(target, job, files, run.version);
     let shown = req.files.clone();
-    let r = client
-        .call_raw("Import", |mut s| async move { s.import(req).await })
-        .await?;
+    let r = client.import(req).await?;
     check(r.status.as_ref(), "Import").map_err(|e| {
         MilvusError::Data(format!(
             "partition '{}', files {shown:?}: {e}",
@@ -1018,9 +984,7 @@ async fn wait_import(
     let deadline = Instant::now() + timeout;
     loop {
         let s = client
-            .call_idempotent("GetImportState", |mut s| async move {
-                s.get_import_state(pb::GetImportStateRequest { task }).await
-            })
+            .get_import_state(pb::GetImportStateRequest { task })
             .await?;
         match s.state {
             COMPLETED => return Ok(TaskOutcome::Completed(s.row_count)),
