@@ -62,14 +62,7 @@ async fn backups_of_newer_milvus_are_refused_before_anything_is_created() {
     let coll = unique("rf").replace('-', "_");
     // Short names: s3s-fs keeps a key's metadata in one file name, and binlog keys are long already.
     let name = format!("rf{}", std::process::id());
-    milvus_scenario(&["seed", "--addr", &milvus_addr("a"), "--collection", &coll]);
-    assert_exit(
-        &mbx(
-            state.path(),
-            &["create", "--remote", "milvus_a", "-c", &coll, "-n", &name],
-        ),
-        0,
-    );
+    seeded_backup(state.path(), &coll, &name);
     let a = remote("milvus_a");
     let full = a
         .op()

@@ -13,14 +13,7 @@ async fn restore_killed_mid_import_resumes_without_duplicates() {
     let state = tempfile::tempdir().unwrap();
     let coll = unique("rr").replace('-', "_");
     let name = format!("{coll}_bk");
-    milvus_scenario(&["seed", "--addr", &milvus_addr("a"), "--collection", &coll]);
-    assert_exit(
-        &mbx(
-            state.path(),
-            &["create", "--remote", "milvus_a", "-c", &coll, "-n", &name],
-        ),
-        0,
-    );
+    seeded_backup(state.path(), &coll, &name);
     assert_exit(
         &mbx(
             state.path(),

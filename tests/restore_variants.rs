@@ -61,14 +61,7 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
     let state = tempfile::tempdir().unwrap();
     let coll = unique("rv").replace('-', "_");
     let name = format!("{coll}_bk");
-    milvus_scenario(&["seed", "--addr", &milvus_addr("a"), "--collection", &coll]);
-    assert_exit(
-        &mbx(
-            state.path(),
-            &["create", "--remote", "milvus_a", "-c", &coll, "-n", &name],
-        ),
-        0,
-    );
+    seeded_backup(state.path(), &coll, &name);
     let a = remote("milvus_a");
 
     // milvus-backup's own backup.yaml works in place of a remote.

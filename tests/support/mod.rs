@@ -258,3 +258,17 @@ pub fn assert_same_collection(a_side: &str, a_coll: &str, b_side: &str, b_coll: 
     ]);
     assert_eq!(report["ok"], true, "{report}");
 }
+
+/// Seeds collection `coll` on test Milvus `a` (`milvus_scenario.py seed`) and backs it up with `mbx create` as
+/// backup `name` on remote `milvus_a`; returns the seed's report.
+pub fn seeded_backup(state: &std::path::Path, coll: &str, name: &str) -> serde_json::Value {
+    let seeded = milvus_scenario(&["seed", "--addr", &milvus_addr("a"), "--collection", coll]);
+    assert_exit(
+        &mbx(
+            state,
+            &["create", "--remote", "milvus_a", "-c", coll, "-n", name],
+        ),
+        0,
+    );
+    seeded
+}
