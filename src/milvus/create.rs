@@ -454,11 +454,12 @@ struct SegmentSource {
 
 impl SegmentSource {
     fn new(root: &str, s: &pb::PersistentSegmentInfo) -> SegmentSource {
-        let (c, p, sid) = (s.collection_id, s.partition_id, s.segment_id);
+        let (insert_dir, delta_dir) =
+            meta::source_segment_dirs(root, s.collection_id, s.partition_id, s.segment_id);
         SegmentSource {
             root: root.to_string(),
-            insert_dir: format!("{root}/insert_log/{c}/{p}/{sid}/"),
-            delta_dir: format!("{root}/delta_log/{c}/{p}/{sid}/"),
+            insert_dir,
+            delta_dir,
             is_l0: s.level == super::proto::common::SegmentLevel::L0 as i32
                 || s.partition_id == meta::ALL_PARTITION_ID,
         }

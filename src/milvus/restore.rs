@@ -741,10 +741,9 @@ async fn stage_binlogs(
         .to_hex();
     let prefix = format!("mbx-restore-{}/", &tag[..12]);
     let mut objects: Vec<SourceObject> = Vec::new();
-    for kind in ["insert_log", "delta_log"] {
-        let sub = format!("{dir}binlogs/{kind}/{}/", coll.collection_id);
-        for mut o in list_tree(&site.backups, &sub).await? {
-            o.rel = format!("binlogs/{kind}/{}/{}", coll.collection_id, o.rel);
+    for sub in meta::collection_binlog_dirs(coll.collection_id) {
+        for mut o in list_tree(&site.backups, &format!("{dir}{sub}")).await? {
+            o.rel = format!("{sub}{}", o.rel);
             objects.push(o);
         }
     }
