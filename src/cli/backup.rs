@@ -1,6 +1,5 @@
 //! `mbx create`, `mbx restore`, `mbx list`, `mbx get`, `mbx delete`: Milvus backups on a remote.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -72,16 +71,37 @@ fn duration_arg(s: &str) -> Result<Duration, String> {
     parse_duration(s)
 }
 
+fn strategy_arg(s: &str) -> Result<milvus::Strategy, String> {
+    s.parse()
+}
+
 #[derive(clap::Args)]
 pub(crate) struct CreateArgs {
     #[command(flatten)]
     site: Site,
-    /// Collection to back up (repeatable); every collection of the database when absent.
-    #[arg(long, short = 'c')]
+    /// Collection to back up (repeatable or comma-separated); every collection of the database when absent.
+    #[arg(long, short = 'c', alias = "colls", value_delimiter = ',')]
     collection: Vec<String>,
-    /// The database.
+    /// The database of --collection.
     #[arg(long, short = 'd', default_value = "default")]
     database: String,
+    /// What to back up, as milvus-backup's --filter: db.coll, db.* (a whole database), coll (in --database),
+    /// *.* (every database); comma-separated or repeated. Instead of --collection.
+    #[arg(long, value_delimiter = ',', conflicts_with = "collection")]
+    filter: Vec<String>,
+    /// Whole databases to back up (milvus-backup 0.5's --databases): the same as --filter DB.* for each.
+    #[arg(long, value_delimiter = ',', conflicts_with = "collection")]
+    databases: Vec<String>,
+    /// auto or serial_flush (flush each collection first), skip_flush (only what is already persisted: for
+    /// busy clusters, the newest rows may be missing), meta_only (schemas, partitions, indexes; no data).
+    #[arg(long, default_value = "auto", value_parser = strategy_arg)]
+    strategy: milvus::Strategy,
+    /// The same as --strategy skip_flush (milvus-backup 0.5's --force).
+    #[arg(long, short = 'f', conflicts_with = "strategy")]
+    force: bool,
+    /// The same as --strategy meta_only.
+    #[arg(long, alias = "meta_only", conflicts_with_all = ["strategy", "force"])]
+    meta_only: bool,
     /// Backup name (letters, digits, _; default backup_YYYY_MM_DD_HH_MM_SS_<nanos>).
     #[arg(long, short = 'n')]
     name: Option<String>,
@@ -94,10 +114,21 @@ pub(crate) struct CreateArgs {
 
 pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<ExitCode> {
     let site = args.site.open(ctx)?;
+    let strategy = if args.force {
+        milvus::Strategy::SkipFlush
+    } else if args.meta_only {
+        milvus::Strategy::MetaOnly
+    } else {
+        args.strategy
+    };
+    let mut filter = args.filter;
+    filter.extend(args.databases.iter().map(|d| format!("{d}.*")));
     let options = CreateOptions {
         name: args.name,
         database: args.database,
         collections: args.collection,
+        filter,
+        strategy,
         flush_timeout: args.flush_timeout,
         transfer: args.tuning.options()?,
     };
@@ -140,20 +171,35 @@ pub(crate) struct RestoreArgs {
     /// Append this to every restored collection's name.
     #[arg(long, short = 's')]
     suffix: Option<String>,
-    /// Rename collections: old:new[,old2:new2...].
+    /// Rename: old:new (a collection, in its database), db1.old:db2.new, db1.*:db2.* (a whole database);
+    /// comma-separated or repeated.
     #[arg(long, short = 'r', value_delimiter = ',')]
     rename: Vec<String>,
     /// Restore only this collection (repeatable; the name in the backup).
-    #[arg(long, short = 'c')]
+    #[arg(long, short = 'c', alias = "collections", value_delimiter = ',')]
     collection: Vec<String>,
     /// Drop a target collection that already exists.
-    #[arg(long)]
+    #[arg(long, alias = "drop_exist_collection", alias = "drop-exist-collection")]
     drop_exist: bool,
+    /// Import into collections that already exist (same field ids), creating none.
+    #[arg(long, alias = "skip_create_collection")]
+    skip_create_collection: bool,
     /// Create the backed-up indexes too (before the data, as milvus-backup does).
-    #[arg(long)]
+    #[arg(
+        long,
+        alias = "rebuild_index",
+        alias = "restore_index",
+        alias = "restore-index"
+    )]
     rebuild_index: bool,
+    /// With --rebuild-index: create vector indexes as AUTOINDEX (same metric), for another hardware or version.
+    #[arg(long, alias = "use_auto_index")]
+    use_auto_index: bool,
+    /// Drop the target collection's indexes before creating the backed-up ones.
+    #[arg(long, alias = "drop_exist_index")]
+    drop_exist_index: bool,
     /// Create collections and partitions only, no data.
-    #[arg(long)]
+    #[arg(long, alias = "meta_only")]
     meta_only: bool,
     /// Do not re-read the backup against its manifest before restoring.
     #[arg(long)]
@@ -175,20 +221,15 @@ pub(crate) struct RestoreArgs {
 
 pub(crate) async fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<ExitCode> {
     let site = args.site.open(ctx)?;
-    let mut renames = BTreeMap::new();
-    for pair in &args.rename {
-        let (old, new) = pair
-            .split_once(':')
-            .filter(|(o, n)| !o.is_empty() && !n.is_empty())
-            .ok_or_else(|| BadInput(format!("--rename '{pair}' is not old:new")))?;
-        renames.insert(old.to_string(), new.to_string());
-    }
     let options = RestoreOptions {
         name: args.name,
         suffix: args.suffix,
-        renames,
+        renames: milvus::Renames::parse(&args.rename).map_err(milvus_err)?,
         collections: args.collection,
         drop_exist: args.drop_exist,
+        skip_create: args.skip_create_collection,
+        use_auto_index: args.use_auto_index,
+        drop_exist_index: args.drop_exist_index,
         rebuild_index: args.rebuild_index,
         meta_only: args.meta_only,
         skip_verify: args.skip_verify,

@@ -230,6 +230,8 @@ calls! {
     write "CreatePartition" fn create_partition(pb::CreatePartitionRequest) -> Status;
     /// `DescribeIndex`, status unchecked (no index is an error status).
     read_raw "DescribeIndex" fn describe_index(pb::DescribeIndexRequest) -> pb::DescribeIndexResponse;
+    /// `DropIndex`.
+    write "DropIndex" fn drop_index(pb::DropIndexRequest) -> Status;
     /// `CreateIndex`, status unchecked (the caller names the index).
     write_raw "CreateIndex" fn create_index(pb::CreateIndexRequest) -> Status;
     /// `GetLoadingProgress`, status unchecked (a collection not loaded is an error status).

@@ -18,14 +18,51 @@ use crate::transfer::{self, Progress, SourceObject, TransferOptions, list_tree};
 pub struct CreateOptions {
     /// Backup name (validated as milvus-backup does); a default name when `None`.
     pub name: Option<String>,
-    /// The database (`default`).
+    /// The database of `collections` (`default`).
     pub database: String,
-    /// Collections to back up; every collection of the database when empty.
+    /// Collections to back up; every collection of the database when empty (and no `filter`).
     pub collections: Vec<String>,
+    /// milvus-backup's `--filter`: `db.coll`, `db.*` (a whole database), `coll` (in `database`), `*.*` (every
+    /// database); used instead of `collections`.
+    pub filter: Vec<String>,
+    /// What to flush and copy.
+    pub strategy: Strategy,
     /// How long to wait for Milvus to flush.
     pub flush_timeout: Duration,
     /// Copy tuning.
     pub transfer: TransferOptions,
+}
+
+/// milvus-backup's `--strategy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Flush each collection, then copy what is persisted (milvus-backup's `serial_flush`, and its `auto` below
+    /// Milvus 2.6.11).
+    #[default]
+    SerialFlush,
+    /// No flush: only what Milvus has already persisted (for busy clusters; recent rows may be missing).
+    SkipFlush,
+    /// Schemas, partitions and indexes only: no data.
+    MetaOnly,
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Strategy, String> {
+        match s {
+            "auto" | "serial_flush" => Ok(Strategy::SerialFlush),
+            "skip_flush" => Ok(Strategy::SkipFlush),
+            "meta_only" => Ok(Strategy::MetaOnly),
+            "bulk_flush" => Err(
+                "bulk_flush (one FlushAll, Milvus 2.6.11+) is not implemented; serial_flush backs up the same data"
+                    .into(),
+            ),
+            other => Err(format!(
+                "unknown strategy '{other}': use auto, serial_flush, skip_flush or meta_only"
+            )),
+        }
+    }
 }
 
 /// What a backup holds.
@@ -77,17 +114,7 @@ pub async fn create_backup(
         client.address(),
     )
     .map_err(refused)?;
-    let names = if options.collections.is_empty() {
-        show_collections(&client).await?
-    } else {
-        options.collections.clone()
-    };
-    if names.is_empty() {
-        return Err(MilvusError::BadInput(format!(
-            "database '{}' has no collections to back up",
-            options.database
-        )));
-    }
+    let namespaces = resolve_namespaces(site, &client, &options).await?;
     let mut info = BackupInfo {
         id: backup_id(&name),
         name: name.clone(),
@@ -95,11 +122,15 @@ pub async fn create_backup(
         ..Default::default()
     };
     let mut objects = Vec::new();
-    for coll in &names {
-        progress.note(&format!("collection {coll}: describe, flush"));
-        let (c, segs) = describe_and_flush(&client, site, coll, &options, &dir, &info.id).await?;
-        objects.extend(segs);
-        info.collection_backups.push(c);
+    for (db, colls) in &namespaces {
+        let client = MilvusClient::connect(&site.milvus, db).await?;
+        for coll in colls {
+            progress.note(&format!("collection {db}.{coll}: describe, flush"));
+            let (c, segs) =
+                describe_and_flush(&client, site, db, coll, &options, &dir, &info.id).await?;
+            objects.extend(segs);
+            info.collection_backups.push(c);
+        }
     }
     info.size = info.collection_backups.iter().map(|c| c.size).sum();
     let segments: usize = info
@@ -199,6 +230,84 @@ async fn backup_exists(site: &BackupSite, dir: &str) -> Result<bool, MilvusError
     Ok(!ours && exists(meta::meta_key(dir, meta::BACKUP_META_FILE)).await?)
 }
 
+/// The collections to back up, by database, from `--filter` or `-d`/`-c` (milvus-backup's rules: `db.*` is
+/// every collection of `db`, `db.c` one, `c` one in `--database`, `*.*` every database).
+async fn resolve_namespaces(
+    site: &BackupSite,
+    client: &MilvusClient,
+    options: &CreateOptions,
+) -> Result<BTreeMap<String, Vec<String>>, MilvusError> {
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let all_of = |db: String| async move {
+        let c = MilvusClient::connect(&site.milvus, &db).await?;
+        show_collections(&c).await.map(|names| (db, names))
+    };
+    if options.filter.is_empty() {
+        let names = if options.collections.is_empty() {
+            show_collections(client).await?
+        } else {
+            options.collections.clone()
+        };
+        out.insert(options.database.clone(), names);
+    } else if !options.collections.is_empty() {
+        return Err(MilvusError::BadInput(
+            "--filter and --collection cannot be used together".into(),
+        ));
+    } else {
+        for f in &options.filter {
+            let bad = |why: &str| MilvusError::BadInput(format!("--filter '{f}': {why}"));
+            match f.split_once('.') {
+                Some(("*", "*")) | None if f == "*" || f == "*.*" => {
+                    let dbs = client
+                        .list_databases(pb::ListDatabasesRequest::default())
+                        .await?;
+                    for db in dbs.db_names {
+                        let (db, names) = all_of(db).await?;
+                        out.entry(db).or_default().extend(names);
+                    }
+                }
+                Some((db, "*")) if !db.is_empty() => {
+                    let (db, names) = all_of(db.to_string()).await?;
+                    out.entry(db).or_default().extend(names);
+                }
+                Some((_, "")) => {
+                    return Err(bad(
+                        "a database without collections ('db.') is not backed up by mbx; use 'db.*'",
+                    ));
+                }
+                Some((db, coll)) if !db.is_empty() && !coll.contains('*') => {
+                    out.entry(db.to_string())
+                        .or_default()
+                        .push(coll.to_string());
+                }
+                None if !f.is_empty() && !f.contains('*') => {
+                    out.entry(options.database.clone())
+                        .or_default()
+                        .push(f.clone());
+                }
+                _ => return Err(bad("use db.coll, db.*, coll or *.*")),
+            }
+        }
+    }
+    for names in out.values_mut() {
+        names.sort();
+        names.dedup();
+    }
+    out.retain(|_, names| !names.is_empty());
+    if out.is_empty() {
+        return Err(MilvusError::BadInput(format!(
+            "no collections to back up (database '{}'{})",
+            options.database,
+            if options.filter.is_empty() {
+                String::new()
+            } else {
+                format!(", --filter {}", options.filter.join(","))
+            }
+        )));
+    }
+    Ok(out)
+}
+
 fn backup_id(name: &str) -> String {
     let h = blake3::hash(format!("{name}{:?}", SystemTime::now()).as_bytes()).to_hex();
     format!(
@@ -220,9 +329,11 @@ async fn show_collections(client: &MilvusClient) -> Result<Vec<String>, MilvusEr
 
 /// Describes a collection, flushes it, and lists its segments' binlogs: the collection's meta, and the
 /// objects to copy.
+#[allow(clippy::too_many_arguments)]
 async fn describe_and_flush(
     client: &MilvusClient,
     site: &BackupSite,
+    db: &str,
     coll: &str,
     options: &CreateOptions,
     dir: &str,
@@ -235,10 +346,7 @@ async fn describe_and_flush(
         })
         .await?;
     check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
-        MilvusError::BadInput(format!(
-            "collection '{coll}' in database '{}': {e}",
-            options.database
-        ))
+        MilvusError::BadInput(format!("collection '{coll}' in database '{db}': {e}"))
     })?;
     let schema = d.schema.as_ref().map(schema::to_meta);
     let indexes = describe_indexes(client, coll).await?;
@@ -254,7 +362,13 @@ async fn describe_and_flush(
             "ShowPartitions of '{coll}' returned names and ids of different lengths"
         )));
     }
-    let seal_time = flush(client, coll, options.flush_timeout).await?;
+    let seal_time = match options.strategy {
+        Strategy::SerialFlush => flush(client, coll, options.flush_timeout).await?,
+        Strategy::SkipFlush | Strategy::MetaOnly => SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    };
     let segs = client
         .get_persistent_segment_info(pb::GetPersistentSegmentInfoRequest {
             collection_name: coll.into(),
@@ -281,7 +395,8 @@ async fn describe_and_flush(
         .collect();
     let mut objects = Vec::new();
     let mut l0_segments = Vec::new();
-    for s in segs.infos.iter().filter(|s| s.state == FLUSHED) {
+    let data = options.strategy != Strategy::MetaOnly;
+    for s in segs.infos.iter().filter(|s| data && s.state == FLUSHED) {
         let Some((seg, objs)) = segment_binlogs(site, dir, s).await? else {
             continue;
         };
@@ -309,7 +424,7 @@ async fn describe_and_flush(
     let info = CollectionBackupInfo {
         id: id.to_string(),
         collection_id: d.collection_id,
-        db_name: options.database.clone(),
+        db_name: db.to_string(),
         collection_name: coll.to_string(),
         schema,
         shards_num: d.shards_num,

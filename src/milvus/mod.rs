@@ -16,8 +16,8 @@ use crate::transfer::TransferError;
 
 pub use catalog::{BackupBrief, delete_backup, get_backup, list_backups};
 pub use client::MilvusClient;
-pub use create::{CreateOptions, CreateSummary, create_backup};
-pub use restore::{RestoreOptions, RestoreSummary, restore_backup};
+pub use create::{CreateOptions, CreateSummary, Strategy, create_backup};
+pub use restore::{Renames, RestoreOptions, RestoreSummary, restore_backup};
 
 /// What went wrong talking to Milvus or with a backup.
 #[derive(Debug, thiserror::Error)]

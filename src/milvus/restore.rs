@@ -27,12 +27,18 @@ pub struct RestoreOptions {
     pub name: String,
     /// Appended to every restored collection's name.
     pub suffix: Option<String>,
-    /// `old:new` renames (applied instead of the suffix for those collections).
-    pub renames: BTreeMap<String, String>,
+    /// Renames (applied instead of the suffix): collections, collections across databases, databases.
+    pub renames: Renames,
     /// Only these collections (names in the backup); all when empty.
     pub collections: Vec<String>,
     /// Drop a target collection that already exists (otherwise that is an error).
     pub drop_exist: bool,
+    /// Import into collections that already exist (created by the user); none is created.
+    pub skip_create: bool,
+    /// With `rebuild_index`: vector indexes as `AUTOINDEX` with the backed-up metric.
+    pub use_auto_index: bool,
+    /// Drop the target's existing indexes first (with `skip_create`, or a resumed restore).
+    pub drop_exist_index: bool,
     /// Create the backed-up indexes (before the data, as milvus-backup does).
     pub rebuild_index: bool,
     /// Create collections and partitions only.
@@ -123,8 +129,8 @@ pub async fn restore_backup(
     };
     let mut summary = RestoreSummary::default();
     for (coll, target) in plan {
-        ensure_database(site, db_of(coll)).await?;
-        let client = MilvusClient::connect(&site.milvus, db_of(coll)).await?;
+        ensure_database(site, &target.db).await?;
+        let client = MilvusClient::connect(&site.milvus, &target.db).await?;
         let done = restore_collection(&run, &client, coll, &target)
             .await
             .map_err(|e| {
@@ -160,7 +166,7 @@ async fn check_target(
     site: &BackupSite,
     dir: &str,
     info: &BackupInfo,
-    plan: &[(&CollectionBackupInfo, String)],
+    plan: &[(&CollectionBackupInfo, Target)],
     options: &RestoreOptions,
 ) -> Result<MilvusVersion, MilvusError> {
     let client = MilvusClient::connect(&site.milvus, "default").await?;
@@ -203,47 +209,196 @@ fn db_of(c: &CollectionBackupInfo) -> &str {
     }
 }
 
+/// How `--rename` maps backed-up collections to targets, as milvus-backup's `-r` does: `c1:c2` (a collection,
+/// in whichever database it is; it stays in that database), `db1.c1:db2.c2` (across databases) and
+/// `db1.*:db2.*` (every collection of a database into another).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Renames {
+    collections: BTreeMap<String, String>,
+    qualified: BTreeMap<(String, String), (String, String)>,
+    databases: BTreeMap<String, String>,
+}
+
+impl Renames {
+    /// Parses `--rename` values; the error names the one that is malformed.
+    pub fn parse(pairs: &[String]) -> Result<Renames, MilvusError> {
+        let mut r = Renames::default();
+        for pair in pairs {
+            let bad = || {
+                MilvusError::BadInput(format!(
+                    "--rename '{pair}' is not old:new, db.old:db2.new or db.*:db2.*"
+                ))
+            };
+            let (old, new) = pair.split_once(':').ok_or_else(bad)?;
+            match (old.split_once('.'), new.split_once('.')) {
+                (None, None) if !old.is_empty() && !new.is_empty() => {
+                    r.collections.insert(old.into(), new.into());
+                }
+                (Some((d1, "*")), Some((d2, "*"))) if !d1.is_empty() && !d2.is_empty() => {
+                    r.databases.insert(d1.into(), d2.into());
+                }
+                (Some((d1, c1)), Some((d2, c2)))
+                    if [d1, c1, d2, c2].iter().all(|x| !x.is_empty() && *x != "*") =>
+                {
+                    r.qualified
+                        .insert((d1.into(), c1.into()), (d2.into(), c2.into()));
+                }
+                _ => return Err(bad()),
+            }
+        }
+        Ok(r)
+    }
+
+    /// No rename given.
+    pub fn is_empty(&self) -> bool {
+        self.collections.is_empty() && self.qualified.is_empty() && self.databases.is_empty()
+    }
+
+    /// The target of collection `coll` of database `db`, if a rename names it.
+    fn target(&self, db: &str, coll: &str) -> Option<Target> {
+        if let Some((d, c)) = self.qualified.get(&(db.to_string(), coll.to_string())) {
+            return Some(Target::new(d, c));
+        }
+        if let Some(c) = self.collections.get(coll) {
+            return Some(Target::new(db, c));
+        }
+        self.databases.get(db).map(|d| Target::new(d, coll))
+    }
+
+    /// Every rename whose source is not in the backup, as `db.coll` or `db.*` or `coll`.
+    fn unmatched(&self, info: &BackupInfo) -> Vec<String> {
+        let has = |db: &str, c: &str| {
+            info.collection_backups
+                .iter()
+                .any(|b| db_of(b) == db && b.collection_name == c)
+        };
+        let mut out: Vec<String> = self
+            .collections
+            .keys()
+            .filter(|c| {
+                !info
+                    .collection_backups
+                    .iter()
+                    .any(|b| &b.collection_name == *c)
+            })
+            .cloned()
+            .collect();
+        out.extend(
+            self.qualified
+                .keys()
+                .filter(|(d, c)| !has(d, c))
+                .map(|(d, c)| format!("{d}.{c}")),
+        );
+        out.extend(
+            self.databases
+                .keys()
+                .filter(|d| {
+                    !info
+                        .collection_backups
+                        .iter()
+                        .any(|b| db_of(b) == d.as_str())
+                })
+                .map(|d| format!("{d}.*")),
+        );
+        out
+    }
+}
+
+/// Where one collection is restored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Target {
+    db: String,
+    name: String,
+}
+
+impl Target {
+    fn new(db: &str, name: &str) -> Target {
+        Target {
+            db: db.to_string(),
+            name: name.to_string(),
+        }
+    }
+
+    /// The name the restore journal knows it by.
+    fn key(&self) -> String {
+        format!("{}.{}", self.db, self.name)
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.db == "default" {
+            f.write_str(&self.name)
+        } else {
+            write!(f, "{}.{}", self.db, self.name)
+        }
+    }
+}
+
 /// Which collections to restore, under which names.
 fn plan_targets<'a>(
     info: &'a BackupInfo,
     options: &RestoreOptions,
-) -> Result<Vec<(&'a CollectionBackupInfo, String)>, MilvusError> {
+) -> Result<Vec<(&'a CollectionBackupInfo, Target)>, MilvusError> {
     if options.suffix.is_some() && !options.renames.is_empty() {
         return Err(MilvusError::BadInput(
             "--suffix and --rename cannot be used together (as in milvus-backup)".into(),
         ));
     }
-    let names: HashSet<&str> = info
+    if options.skip_create && options.drop_exist {
+        return Err(MilvusError::BadInput(
+            "--skip-create-collection and --drop-exist cannot be used together (as in milvus-backup)".into(),
+        ));
+    }
+    let mut all: Vec<String> = info
         .collection_backups
         .iter()
-        .map(|c| c.collection_name.as_str())
+        .map(|c| format!("{}.{}", db_of(c), c.collection_name))
         .collect();
-    for wanted in options.collections.iter().chain(options.renames.keys()) {
-        if !names.contains(wanted.as_str()) {
-            let mut all: Vec<&str> = names.iter().copied().collect();
-            all.sort_unstable();
-            return Err(MilvusError::BadInput(format!(
-                "collection '{wanted}' is not in backup '{}' (it has: {})",
-                options.name,
-                all.join(", ")
-            )));
-        }
+    all.sort_unstable();
+    let missing = options
+        .collections
+        .iter()
+        .filter(|w| {
+            !info
+                .collection_backups
+                .iter()
+                .any(|c| &c.collection_name == *w)
+        })
+        .cloned()
+        .chain(options.renames.unmatched(info));
+    if let Some(wanted) = missing.into_iter().next() {
+        return Err(MilvusError::BadInput(format!(
+            "'{wanted}' is not in backup '{}' (it has: {})",
+            options.name,
+            all.join(", ")
+        )));
     }
-    Ok(info
+    let plan: Vec<(&CollectionBackupInfo, Target)> = info
         .collection_backups
         .iter()
         .filter(|c| {
             options.collections.is_empty() || options.collections.contains(&c.collection_name)
         })
         .map(|c| {
-            let target = match (&options.suffix, options.renames.get(&c.collection_name)) {
-                (_, Some(new)) => new.clone(),
-                (Some(sfx), None) => format!("{}{sfx}", c.collection_name),
-                (None, None) => c.collection_name.clone(),
+            let target = match (
+                &options.suffix,
+                options.renames.target(db_of(c), &c.collection_name),
+            ) {
+                (_, Some(t)) => t,
+                (Some(sfx), None) => Target::new(db_of(c), &format!("{}{sfx}", c.collection_name)),
+                (None, None) => Target::new(db_of(c), &c.collection_name),
             };
             (c, target)
         })
-        .collect())
+        .collect();
+    let mut seen = HashSet::new();
+    if let Some((_, dup)) = plan.iter().find(|(_, t)| !seen.insert(t.key())) {
+        return Err(MilvusError::BadInput(format!(
+            "two backed-up collections would both be restored as '{dup}'; rename one of them"
+        )));
+    }
+    Ok(plan)
 }
 
 /// Re-reads the backup against its manifest, if it has one: a corrupt or missing object is named before
@@ -301,60 +456,76 @@ async fn restore_collection(
     run: &Run<'_>,
     client: &MilvusClient,
     coll: &CollectionBackupInfo,
-    target: &str,
+    target: &Target,
 ) -> Result<RestoredCollection, MilvusError> {
     let (site, options, journal) = (run.site, run.options, run.journal);
+    let (name, jkey) = (target.name.as_str(), target.key());
     let mut out = RestoredCollection {
         source: coll.collection_name.clone(),
         target: target.to_string(),
         ..Default::default()
     };
-    let exists = has_collection(client, target).await?;
-    let resuming = exists && journal.created(target);
-    if exists && !resuming {
-        if !options.drop_exist {
+    let exists = has_collection(client, name).await?;
+    let resuming = exists && journal.created(&jkey);
+    if options.skip_create {
+        if !exists {
             return Err(MilvusError::BadInput(format!(
-                "collection '{target}' already exists in Milvus at {}; pass --drop-exist to replace it, or choose another --suffix/--rename",
+                "collection '{target}' does not exist in Milvus at {}: --skip-create-collection imports into a \
+                 collection that is already there",
                 site.milvus.address
             )));
         }
-        client
-            .drop_collection(pb::DropCollectionRequest {
-                collection_name: target.into(),
-                ..Default::default()
-            })
-            .await?;
-    }
-    if !resuming {
-        create_collection(client, coll, target).await?;
-        journal.record(&JournalLine::Created {
-            collection: target.to_string(),
-        });
+        check_field_ids(client, coll, name).await?;
+    } else {
+        if exists && !resuming {
+            if !options.drop_exist {
+                return Err(MilvusError::BadInput(format!(
+                    "collection '{target}' already exists in Milvus at {}; pass --drop-exist to replace it, \
+                     --skip-create-collection to import into it, or choose another --suffix/--rename",
+                    site.milvus.address
+                )));
+            }
+            client
+                .drop_collection(pb::DropCollectionRequest {
+                    collection_name: name.into(),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        if !resuming {
+            create_collection(client, coll, name).await?;
+            journal.record(&JournalLine::Created {
+                collection: jkey.clone(),
+            });
+        }
     }
     for p in &coll.partition_backups {
-        ensure_partition(client, target, &p.partition_name).await?;
+        ensure_partition(client, name, &p.partition_name).await?;
+    }
+    if options.drop_exist_index {
+        drop_indexes(client, name).await?;
     }
     if options.rebuild_index {
-        create_indexes(client, coll, target).await?;
+        create_indexes(client, coll, name, options.use_auto_index).await?;
     }
     if options.meta_only {
         return Ok(out);
     }
     let jobs = plan_imports(run.dir, coll)?;
-    let stage = stage_binlogs(run, coll, target).await?;
+    let stage = stage_binlogs(run, coll, &jkey).await?;
     for job in &jobs {
         if run.cancel.is_cancelled() {
             return Err(MilvusError::Interrupted);
         }
         let key = job.journal_key();
-        if journal.imported(target, key) {
+        if journal.imported(&jkey, key) {
             out.skipped += 1;
             continue;
         }
         let files = import_files(run, &stage, job).await?;
         // A job an interrupted run started (and recorded) is waited for, not submitted again, unless Milvus
         // says it failed: submitting while it may still run would import its rows twice.
-        let rows = match journal.started(target, key) {
+        let rows = match journal.started(&jkey, key) {
             Some(tasks) => match wait_tasks(client, job, tasks, options).await? {
                 TaskOutcome::Completed(rows) => rows,
                 TaskOutcome::Failed(reason) => {
@@ -368,7 +539,7 @@ async fn restore_collection(
         };
         check_rows(run, job, &files, rows).await?;
         journal.record(&JournalLine::Imported {
-            collection: target.to_string(),
+            collection: jkey.clone(),
             dir: key.to_string(),
         });
         run.progress.note(&format!(
@@ -535,7 +706,15 @@ async fn create_collection(
     for add in added {
         client.add_collection_field(add).await?;
     }
-    // Binlogs name their fields by id: the new collection must have the same ids, or the import is garbage.
+    check_field_ids(client, coll, target).await
+}
+
+/// Binlogs name their fields by id: the target collection must have the backed-up ids, or the import is garbage.
+async fn check_field_ids(
+    client: &MilvusClient,
+    coll: &CollectionBackupInfo,
+    target: &str,
+) -> Result<(), MilvusError> {
     let d = client
         .describe_collection(pb::DescribeCollectionRequest {
             collection_name: target.into(),
@@ -564,7 +743,8 @@ async fn create_collection(
     want.sort();
     if got != want {
         return Err(MilvusError::Data(format!(
-            "Milvus gave the new collection field ids {got:?}, the backup has {want:?}"
+            "collection '{target}' in Milvus has field ids {got:?}, the backup has {want:?}: its binlogs \
+             cannot be imported there"
         )));
     }
     Ok(())
@@ -667,34 +847,85 @@ async fn ensure_partition(
     Ok(())
 }
 
+/// Creates the backed-up indexes, vector fields first, as milvus-backup does.
 async fn create_indexes(
     client: &MilvusClient,
     coll: &CollectionBackupInfo,
     target: &str,
+    auto_index: bool,
 ) -> Result<(), MilvusError> {
-    for idx in &coll.index_infos {
-        let s = client
-            .create_index(pb::CreateIndexRequest {
+    for req in index_requests(coll, target, auto_index) {
+        let (index, field) = (req.index_name.clone(), req.field_name.clone());
+        let s = client.create_index(req).await?;
+        check(Some(&s), "CreateIndex")
+            .map_err(|e| MilvusError::Data(format!("index '{index}' on '{field}': {e}")))?;
+    }
+    Ok(())
+}
+
+/// The CreateIndex requests of a backed-up collection (milvus-backup `core/restore/coll_ddl_task.go`): vector
+/// fields first; with `auto_index`, vector indexes as `AUTOINDEX` with their metric; `marisa-trie` is
+/// `Trie` in newer releases.
+fn index_requests(
+    coll: &CollectionBackupInfo,
+    target: &str,
+    auto_index: bool,
+) -> Vec<pb::CreateIndexRequest> {
+    let is_vector = |field: &str| {
+        coll.schema
+            .iter()
+            .flat_map(|s| &s.fields)
+            .any(|f| f.name == field && (100..200).contains(&f.data_type.0))
+    };
+    let mut infos: Vec<&meta::IndexInfo> = coll.index_infos.iter().collect();
+    infos.sort_by_key(|i| !is_vector(&i.field_name));
+    infos
+        .into_iter()
+        .map(|idx| {
+            let mut params = idx.params.clone();
+            if auto_index && is_vector(&idx.field_name) {
+                params.retain(|k, _| k == "metric_type");
+                params.insert("index_type".into(), "AUTOINDEX".into());
+            }
+            if let Some(t) = params.get_mut("index_type")
+                && t == "marisa-trie"
+            {
+                *t = "Trie".into();
+            }
+            pb::CreateIndexRequest {
                 collection_name: target.into(),
                 field_name: idx.field_name.clone(),
                 index_name: idx.index_name.clone(),
-                extra_params: idx
-                    .params
-                    .iter()
-                    .map(|(k, v)| KeyValuePair {
-                        key: k.clone(),
-                        value: v.clone(),
-                    })
+                extra_params: params
+                    .into_iter()
+                    .map(|(key, value)| KeyValuePair { key, value })
                     .collect(),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// Drops every index of the target collection (`--drop-exist-index`).
+async fn drop_indexes(client: &MilvusClient, target: &str) -> Result<(), MilvusError> {
+    let r = client
+        .describe_index(pb::DescribeIndexRequest {
+            collection_name: target.into(),
+            ..Default::default()
+        })
+        .await?;
+    if check(r.status.as_ref(), "DescribeIndex").is_err() {
+        return Ok(()); // no index
+    }
+    for i in r.index_descriptions {
+        client
+            .drop_index(pb::DropIndexRequest {
+                collection_name: target.into(),
+                field_name: i.field_name,
+                index_name: i.index_name,
                 ..Default::default()
             })
             .await?;
-        check(Some(&s), "CreateIndex").map_err(|e| {
-            MilvusError::Data(format!(
-                "index '{}' on '{}': {e}",
-                idx.index_name, idx.field_name
-            ))
-        })?;
     }
     Ok(())
 }
@@ -867,11 +1098,11 @@ fn import_request(
 async fn run_import(
     run: &Run<'_>,
     client: &MilvusClient,
-    target: &str,
+    target: &Target,
     job: &PlannedImport,
     files: &ImportFiles,
 ) -> Result<i64, MilvusError> {
-    let req = import_request(target, job, files, run.version);
+    let req = import_request(&target.name, job, files, run.version);
     let shown = req.files.clone();
     let r = client.import(req).await?;
     check(r.status.as_ref(), "Import").map_err(|e| {
@@ -881,7 +1112,7 @@ async fn run_import(
         ))
     })?;
     run.journal.record(&JournalLine::Started {
-        collection: target.to_string(),
+        collection: target.key(),
         dir: job.journal_key().to_string(),
         tasks: r.tasks.clone(),
     });

@@ -3,7 +3,7 @@
 milvus-setup.sh prints ($MBX_TEST_MILVUS_PYTHON). Prints one JSON object on stdout; on a failed check it
 prints {"ok": false, "error": ...}, says why on stderr and exits 1.
 
-  seed    --addr HOST:PORT --collection NAME [--drop]
+  seed    --addr HOST:PORT --collection NAME [--database DB] [--drop]
       int64 pk `id`, float_vector(8) `vec`, varchar(64) `tag`, JSON `meta`; 2 shards; partition `p1`;
       10k rows in 6 batches with 3 flushes; deletes on flushed and on growing data, in both partitions,
       one of them after the 2nd flush (a segment with two delta logs); the last batch (9000..9999) is never
@@ -16,7 +16,7 @@ prints {"ok": false, "error": ...}, says why on stderr and exits 1.
   compare-keyed --a HOST:PORT --a-collection NAME --b HOST:PORT --b-collection NAME
       checks what seed-keyed made: schema (with the partition key), properties, partitions, count(*), and
       count(k == v) for every key value (a filter on the key only looks in the partition the key hashes to).
-  compare --a HOST:PORT --a-collection NAME --b HOST:PORT --b-collection NAME
+  compare --a HOST:PORT --a-collection NAME --b HOST:PORT --b-collection NAME [--a-db DB] [--b-db DB]
       builds B's index (same as A's) if missing, loads both, and checks: schema, shard count, count(*),
       per-partition counts, the same ids present (so none of A's deleted ids came back), row 7777 equal
       (vec, tag, meta), top-10 search ids equal for 20 random queries.   -> {"ok": true, ...}
@@ -72,9 +72,15 @@ def rows(ids):
     return [ids, vectors(ids), [f"tag_{i % 10}" for i in ids], [{"i": i, "even": i % 2 == 0} for i in ids]]
 
 
-def connect(alias, addr):
+def connect(alias, addr, database="default"):
     host, port = addr.rsplit(":", 1)
-    connections.connect(alias, host=host, port=port, timeout=30)
+    if database != "default":
+        connections.connect(alias, host=host, port=port, timeout=30)
+        from pymilvus import db
+        if database not in db.list_database(using=alias):
+            db.create_database(database, using=alias)
+        connections.disconnect(alias)
+    connections.connect(alias, host=host, port=port, timeout=30, db_name=database)
     return alias
 
 
@@ -99,7 +105,7 @@ def ensure_loaded(coll, index):
 
 def fresh(args):
     """The connection and the name of the collection to seed, dropped first if --drop allows it."""
-    using = connect("A", args.addr)
+    using = connect("A", args.addr, args.database)
     name = args.collection
     if utility.has_collection(name, using=using):
         check(args.drop, f"collection {name} already exists on {args.addr} (pass --drop to replace it)")
@@ -109,7 +115,7 @@ def fresh(args):
 
 def both(args):
     """(connection, collection) on A and on B, for the compare commands."""
-    ua, ub = connect("A", args.a), connect("B", args.b)
+    ua, ub = connect("A", args.a, args.a_db), connect("B", args.b, args.b_db)
     for u, n, addr in ((ua, args.a_collection, args.a), (ub, args.b_collection, args.b)):
         check(utility.has_collection(n, using=u), f"no collection {n} on {addr}")
     return (ua, Collection(args.a_collection, using=ua)), (ub, Collection(args.b_collection, using=ub))
@@ -288,10 +294,12 @@ def main():
     s = sub.add_parser("seed")
     s.add_argument("--addr", required=True)
     s.add_argument("--collection", required=True)
+    s.add_argument("--database", default="default")
     s.add_argument("--drop", action="store_true")
     s = sub.add_parser("seed-keyed")
     s.add_argument("--addr", required=True)
     s.add_argument("--collection", required=True)
+    s.add_argument("--database", default="default")
     s.add_argument("--drop", action="store_true")
     s = sub.add_parser("inventory")
     s.add_argument("--addr", required=True)
@@ -301,6 +309,8 @@ def main():
         c.add_argument("--a-collection", required=True)
         c.add_argument("--b", required=True)
         c.add_argument("--b-collection", required=True)
+        c.add_argument("--a-db", default="default")
+        c.add_argument("--b-db", default="default")
     args = ap.parse_args()
     t = time.time()
     run = {"seed": seed, "seed-keyed": seed_keyed, "compare": compare, "compare-keyed": compare_keyed,
