@@ -65,6 +65,10 @@ impl MilvusSettings {
         environment: &BTreeMap<String, String>,
     ) -> Result<MilvusSettings, String> {
         let mut table = table.clone();
+        // serde's type errors quote the value ("invalid type: integer `1234`"): check the secret's type first.
+        if table.get("password").is_some_and(|p| !p.is_str()) {
+            return Err("key 'milvus.password' must be a string (in quotes)".into());
+        }
         for (key, value) in table.iter_mut() {
             if let toml::Value::String(s) = value {
                 *s = env::expand(s, environment).map_err(|e| format!("key 'milvus.{key}': {e}"))?;
