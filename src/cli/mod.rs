@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use mbx::config::{ConfigError, RemotesConfig};
-use mbx::remote::{Remote, RemotePath};
+use mbx::remote::{Access, Fault, Remote, RemoteError, RemotePath};
 use mbx::transfer::ProgressMode;
 
 /// Exit codes, as in the README.
@@ -100,10 +100,20 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the remote named in `path`.
+    /// Opens the remote named in `path` for reading and writing.
     pub fn open(&self, config: &RemotesConfig, path: &RemotePath) -> anyhow::Result<Remote> {
+        self.open_for(config, path, Access::Write)
+    }
+
+    /// Opens the remote named in `path` for `access` (reading writes nothing, not even on `fs`).
+    pub fn open_for(
+        &self,
+        config: &RemotesConfig,
+        path: &RemotePath,
+        access: Access,
+    ) -> anyhow::Result<Remote> {
         let remote = config.get(&path.remote)?;
-        Ok(Remote::open(remote)?)
+        Ok(Remote::open_for(remote, access)?)
     }
 
     /// How progress is shown.
@@ -118,9 +128,33 @@ impl Context {
     }
 }
 
-/// Parses a `REMOTE:PATH` argument.
-pub(crate) fn remote_path(s: &str) -> Result<RemotePath, String> {
-    s.parse()
+/// Parses a `REMOTE:PATH` argument. A parser of its own rather than a function: clap would quote the whole
+/// value in its message, and a mistaken one can be kilobytes long ([`RemotePath`]'s messages shorten it).
+#[derive(Clone, Copy)]
+pub(crate) struct RemotePathParser;
+
+impl clap::builder::TypedValueParser for RemotePathParser {
+    type Value = RemotePath;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RemotePath, clap::Error> {
+        let invalid = |message: String| {
+            let arg = arg.map_or_else(|| "REMOTE:PATH".to_string(), ToString::to_string);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '{arg}': {message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("a REMOTE:PATH must be valid UTF-8".into()))?;
+        text.parse().map_err(invalid)
+    }
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -177,6 +211,8 @@ pub fn main() -> ExitCode {
 fn is_bad_input(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ConfigError>().is_some()
         || e.downcast_ref::<BadInput>().is_some()
+        || e.downcast_ref::<RemoteError>()
+            .is_some_and(|r| r.fault == Fault::Input)
         || e.downcast_ref::<mbx::transfer::TransferError>()
             .is_some_and(|t| t.is_bad_input())
 }
