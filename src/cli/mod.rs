@@ -23,8 +23,10 @@ pub(crate) mod exit {
     pub const FAILED: u8 = 1;
     /// Bad input: arguments, remotes file, names.
     pub const BAD_INPUT: u8 = 2;
-    /// Interrupted by Ctrl-C; the next run resumes.
+    /// Interrupted by Ctrl-C (SIGINT); the next run resumes.
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM (as Kubernetes stops a pod), as cleanly as by Ctrl-C; the next run resumes.
+    pub const TERMINATED: u8 = 143;
 }
 
 /// mbx: Milvus backups, and a streaming, checksummed copier between object stores.
@@ -179,7 +181,7 @@ pub fn main() -> ExitCode {
         cancel: cancel.clone(),
     };
     runtime.block_on(async move {
-        tokio::spawn(watch_ctrl_c(cancel));
+        tokio::spawn(watch_stop_signals(cancel));
         let result = match cli.command {
             Command::Remotes => remotes::run(&ctx).await,
             Command::Check(args) => check::run(&ctx, args).await,
@@ -194,6 +196,10 @@ pub fn main() -> ExitCode {
             Command::Delete(args) => backup::delete(&ctx, args).await,
         };
         match result {
+            // A run stopped by SIGTERM says so in its exit code, as a shell reports 128 + 15.
+            Ok(code) if code == ExitCode::from(exit::INTERRUPTED) && stopped_by_sigterm() => {
+                ExitCode::from(exit::TERMINATED)
+            }
             Ok(code) => code,
             Err(e) => {
                 let code = if is_bad_input(&e) {
@@ -217,8 +223,46 @@ fn is_bad_input(e: &anyhow::Error) -> bool {
             .is_some_and(|t| t.is_bad_input())
 }
 
-/// First Ctrl-C: stop cleanly (in-flight uploads are aborted, the journal kept). Second: leave now.
-async fn watch_ctrl_c(cancel: CancellationToken) {
+static SIGTERM_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stopped_by_sigterm() -> bool {
+    SIGTERM_SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// First Ctrl-C or SIGTERM: stop cleanly (in-flight uploads are aborted, the journal kept). A second one:
+/// leave now. SIGTERM is what Kubernetes and systemd send first, so it gets the same clean stop.
+async fn watch_stop_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        // Without a SIGTERM handler, Ctrl-C still stops cleanly.
+        return watch_ctrl_c_only(cancel).await;
+    };
+    let first_is_term = tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                return;
+            }
+            false
+        }
+        _ = term.recv() => true,
+    };
+    if first_is_term {
+        SIGTERM_SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!("\nterminated: stopping cleanly (again to quit at once); the next run resumes");
+    } else {
+        eprintln!(
+            "\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes"
+        );
+    }
+    cancel.cancel();
+    let code = tokio::select! {
+        _ = tokio::signal::ctrl_c() => exit::INTERRUPTED,
+        _ = term.recv() => exit::TERMINATED,
+    };
+    std::process::exit(code.into());
+}
+
+async fn watch_ctrl_c_only(cancel: CancellationToken) {
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!(
             "\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes"
