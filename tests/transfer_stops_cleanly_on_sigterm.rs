@@ -106,3 +106,48 @@ fn sigterm_stops_cleanly_and_the_next_run_resumes() {
         "{s2}"
     );
 }
+
+/// A command waiting on a server that does not answer (here `ls` against a port that accepts and never
+/// replies) stops at SIGTERM too, instead of waiting out its timeout.
+#[test]
+fn sigterm_stops_a_listing_that_waits_on_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let file = dir.path().join("r.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[remotes.s]\ntype = \"minio\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:{port}\"\n\
+             access_key_id = \"a\"\nsecret_access_key = \"s\"\nretries = 0\n"
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_mbx"))
+        .arg("--config")
+        .arg(&file)
+        .args(["ls", "s:"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The request is in flight once the connection is there.
+    let (_conn, _) = silent.accept().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("mbx ls did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(143));
+}

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use futures::TryStreamExt;
 
-use super::{Context, RemotePathParser};
+use super::{Context, RemotePathParser, exit};
 use mbx::config::RemoteKind;
 use mbx::remote::{Access, RemotePath};
 use mbx::transfer::{Links, list_local};
@@ -46,11 +46,15 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .recursive(args.recursive)
         .await
         .map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))?;
-    while let Some(entry) = lister
-        .try_next()
-        .await
-        .map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))?
-    {
+    loop {
+        // A long listing stops at Ctrl-C or SIGTERM, as a transfer does.
+        let next = tokio::select! {
+            next = lister.try_next() => next,
+            () = ctx.cancel.cancelled() => return Ok(ExitCode::from(exit::INTERRUPTED)),
+        };
+        let Some(entry) = next.map_err(|e| anyhow::anyhow!("listing {}: {e}", args.path))? else {
+            break;
+        };
         if !print_entry(ctx, &dir, entry.path(), entry.metadata()) {
             break;
         }
