@@ -187,6 +187,8 @@ fn a_mbx_folder_that_links_out_of_the_root_is_not_written_through() {
     .unwrap();
     let out = mbx_with(&file2, f.dir.path(), &["transfer", "l:src", "d:x/"]);
     assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("leads outside the root"), "{err}");
     assert_eq!(files_below(other.path()), Vec::<String>::new());
     assert_eq!(files_below(&root2), [".mbx"]);
 }

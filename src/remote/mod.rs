@@ -245,7 +245,18 @@ fn prepare_fs(
         }
         Access::Write => {
             let own: Vec<String> = FS_OWN_DIRS.iter().map(|d| format!("{d}/x")).collect();
-            writes_inside_root(&config.name, &root, own.iter().map(String::as_str))?;
+            if let Some((_, existing)) = first_way_out(&root, own.iter().map(String::as_str)) {
+                return Err(RemoteError {
+                    remote: config.name.clone(),
+                    message: format!(
+                        "mbx keeps its temporary files in {}, and '{}' leads outside the root; remove that \
+                         symbolic link",
+                        root.join(".mbx").display(),
+                        existing.display()
+                    ),
+                    fault: Fault::Input,
+                });
+            }
             Ok(false)
         }
     }
@@ -257,10 +268,29 @@ fn writes_inside_root<'a>(
     root: &std::path::Path,
     keys: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), RemoteError> {
-    // No root yet: mbx will create it, and everything below it.
-    let Ok(real_root) = std::fs::canonicalize(root) else {
-        return Ok(());
-    };
+    match first_way_out(root, keys) {
+        None => Ok(()),
+        Some((key, existing)) => Err(RemoteError {
+            remote: remote.to_string(),
+            message: format!(
+                "key '{}' would be written through '{}', which leads outside the root {}; remove that \
+                 symbolic link or choose another destination",
+                crate::config::shown(key),
+                existing.display(),
+                root.display()
+            ),
+            fault: Fault::Input,
+        }),
+    }
+}
+
+/// The first of `keys` below `root` whose nearest existing folder (or link) resolves outside the root, and that
+/// folder. None when every one stays inside, or when there is no root yet (mbx creates it, and all below it).
+fn first_way_out<'a>(
+    root: &std::path::Path,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Option<(&'a str, std::path::PathBuf)> {
+    let real_root = std::fs::canonicalize(root).ok()?;
     let mut checked = std::collections::HashSet::new();
     for key in keys {
         let path = root.join(key.trim_end_matches('/'));
@@ -280,18 +310,8 @@ fn writes_inside_root<'a>(
             .map(|real| real.starts_with(&real_root))
             .unwrap_or(false);
         if !inside {
-            return Err(RemoteError {
-                remote: remote.to_string(),
-                message: format!(
-                    "key '{}' would be written through '{}', which leads outside the root {}; \
-                     remove that symbolic link or choose another destination",
-                    crate::config::shown(key),
-                    existing.display(),
-                    root.display()
-                ),
-                fault: Fault::Input,
-            });
+            return Some((key, existing.to_path_buf()));
         }
     }
-    Ok(())
+    None
 }
