@@ -193,6 +193,21 @@ fn a_mbx_folder_that_links_out_of_the_root_is_not_written_through() {
     assert_eq!(files_below(&root2), [".mbx"]);
 }
 
+/// A destination object that is itself a link out of the root: a copy onto it (fs copies server-side within
+/// one root) would write the file it points to.
+#[test]
+fn a_destination_object_that_links_out_of_the_root_is_not_written_through() {
+    let f = fixture();
+    std::fs::create_dir_all(f.root.join("dst/src")).unwrap();
+    std::fs::write(f.outside.join("victim"), b"keep me").unwrap();
+    symlink(f.outside.join("victim"), f.root.join("dst/src/a.txt")).unwrap();
+    let out = mbx_with(&f.file, f.dir.path(), &["transfer", "l:src", "l:dst/"]);
+    assert_exit(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("outside the root"), "{err}");
+    assert_eq!(std::fs::read(f.outside.join("victim")).unwrap(), b"keep me");
+}
+
 /// Listing, verifying, reading a source and a dry run write nothing: no `.mbx/tmp`, no root made for a
 /// mistyped one.
 #[test]

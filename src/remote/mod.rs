@@ -284,8 +284,8 @@ fn writes_inside_root<'a>(
     }
 }
 
-/// The first of `keys` below `root` whose nearest existing folder (or link) resolves outside the root, and that
-/// folder. None when every one stays inside, or when there is no root yet (mbx creates it, and all below it).
+/// The first of `keys` below `root` that is itself a link out of the root, or whose nearest existing folder (or
+/// link) resolves outside it, and that path. None when every one stays inside, or when there is no root yet (mbx creates it, and all below it).
 fn first_way_out<'a>(
     root: &std::path::Path,
     keys: impl IntoIterator<Item = &'a str>,
@@ -294,6 +294,14 @@ fn first_way_out<'a>(
     let mut checked = std::collections::HashSet::new();
     for key in keys {
         let path = root.join(key.trim_end_matches('/'));
+        // The object itself may be a link out: a copy onto it (the fs service's server-side copy) follows it.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            let inside =
+                std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&real_root));
+            if !inside {
+                return Some((key, path));
+            }
+        }
         let Some(parent) = path.parent() else {
             continue;
         };
