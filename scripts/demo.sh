@@ -19,7 +19,8 @@ mkdir -p $SRC/binlogs/insert_log/44/45/1003/1003/102 $SRC/meta
 head -c $((48 << 20)) /dev/urandom > $SRC/binlogs/insert_log/44/45/1003/1003/102/9999   # a multipart object
 echo '{"name":"my_backup"}' > $SRC/meta/backup_meta.json
 echo "== mbx remotes (built-in example: local_a and local_b are folders under ./mbx-demo)"
-"$MBX" remotes 2>/dev/null | grep '^local_'
+# The other example remotes read unset variables (${MINIO_SECRET_KEY}...), so `mbx remotes` exits 2 here.
+{ "$MBX" remotes 2>/dev/null || true; } | grep '^local_'
 echo "== mbx transfer local_a:backup/my_backup local_b:backup/ --verify"
 "$MBX" transfer local_a:backup/my_backup local_b:backup/ --verify
 echo "== again: everything is already there"

@@ -99,3 +99,52 @@ async fn same_store_copies_server_side_and_still_records_hashes() {
         assert_eq!(e.blake3, blake3::hash(&tree[&e.key]).to_hex().as_str());
     }
 }
+
+/// OpenDAL trims whitespace at both ends of every path, so a key `sp ace ` (put here with a plain request, as
+/// aws-cli could) would be read as its trimmed twin `sp ace`: it fails up front, named (exit 1, no manifest),
+/// and the twin and the other objects are copied as they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_with_whitespace_at_an_end_fail_by_name_on_s3() {
+    let src = remote("moto");
+    let state = tempfile::tempdir().unwrap();
+    let root = unique("ws");
+    let mut tree = Tree::new();
+    tree.insert("sp ace".into(), b"the trimmed twin".to_vec());
+    tree.insert("plain".into(), b"plain".to_vec());
+    put_tree(&src, &format!("{root}/b"), &tree).await;
+    let url = format!(
+        "{}/{}/{root}/b/sp%20ace%20",
+        remote_option("moto", "endpoint"),
+        remote_option("moto", "bucket")
+    );
+    // moto takes unsigned requests.
+    let put = reqwest::Client::new()
+        .put(&url)
+        .body("trailing space")
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success(), "PUT {url}: {}", put.status());
+    let out = mbx(
+        state.path(),
+        &[
+            "--json",
+            "transfer",
+            &format!("moto:{root}/b"),
+            &format!("local:{root}/out"),
+        ],
+    );
+    assert_exit(&out, 1);
+    let s = summary(&out);
+    let failed = s["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{s}");
+    assert_eq!(failed[0]["key"], format!("{root}/b/sp ace "), "{s}");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("whitespace"),
+        "{s}"
+    );
+    assert_same_tree(
+        &read_tree(&remote("local"), &format!("{root}/out")).await,
+        &tree,
+    );
+}

@@ -251,6 +251,83 @@ fn a_symlink_out_of_a_local_root_is_not_written_through() {
     );
 }
 
+/// `fb:/abs` would suggest the machine's root, while keys are relative to the remote's root: refused, with
+/// the spelling that works, as `fb:../x` is.
+#[test]
+fn a_leading_slash_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("abs")).unwrap();
+    std::fs::write(root.join("abs/a.txt"), b"a").unwrap();
+    let file = local_remote_file(dir.path(), &root);
+    for args in [vec!["ls", "l:/abs"], vec!["transfer", "l:/abs", "l:copy/"]] {
+        let out = local_command(&file, dir.path(), &args).output().unwrap();
+        assert_exit(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("no leading '/'") && err.contains("l:abs"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(!root.join("copy").exists());
+}
+
+/// A 5000-byte key argument is refused in a line, not echoed in full.
+#[test]
+fn an_over_long_key_is_not_echoed_in_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let file = local_remote_file(dir.path(), &root);
+    let long = format!("l:{}", "k".repeat(5000));
+    for args in [
+        vec!["ls", long.as_str()],
+        vec!["transfer", long.as_str(), "l:x/"],
+    ] {
+        let out = local_command(&file, dir.path(), &args).output().unwrap();
+        assert_exit(&out, 2);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.len() < 1000, "{} bytes of error", err.len());
+        assert!(err.contains("5000 bytes"), "{err}");
+    }
+}
+
+/// OpenDAL trims whitespace at both ends of every path, so `sp ace ` would be read as `sp ace`: such a key fails
+/// up front, named, while the others are copied (exit 1, no manifest).
+#[test]
+fn keys_with_whitespace_at_an_end_fail_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("src")).unwrap();
+    std::fs::write(root.join("src/sp ace "), b"trailing").unwrap();
+    std::fs::write(root.join("src/sp ace"), b"its trimmed twin").unwrap();
+    std::fs::write(root.join("src/plain"), b"plain").unwrap();
+    let file = local_remote_file(dir.path(), &root);
+    let out = local_command(
+        &file,
+        dir.path(),
+        &["--json", "transfer", "l:src", "l:dst/"],
+    )
+    .output()
+    .unwrap();
+    assert_exit(&out, 1);
+    let s = summary(&out);
+    let failed = s["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1, "{s}");
+    assert_eq!(failed[0]["key"], "src/sp ace ", "{s}");
+    assert!(
+        failed[0]["reason"].as_str().unwrap().contains("whitespace"),
+        "{s}"
+    );
+    assert_eq!(
+        std::fs::read(root.join("dst/src/sp ace")).unwrap(),
+        b"its trimmed twin"
+    );
+    assert_eq!(std::fs::read(root.join("dst/src/plain")).unwrap(), b"plain");
+    assert!(!root.join("dst/src/sp ace ").exists());
+    assert!(!root.join("dst/src/.mbx/manifest.json").exists());
+}
+
 /// A remotes file under `dir` naming one fs remote, `l`, rooted at `root`.
 fn local_remote_file(dir: &std::path::Path, root: &std::path::Path) -> std::path::PathBuf {
     let file = dir.join("r.toml");

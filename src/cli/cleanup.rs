@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::{Context, exit, remote_path};
+use super::{Context, RemotePathParser, exit};
 use mbx::remote::RemotePath;
 use mbx::transfer::{CleanupReport, cleanup_journals, cleanup_remote, default_state_dir};
 
@@ -11,7 +11,7 @@ use mbx::transfer::{CleanupReport, cleanup_journals, cleanup_remote, default_sta
 pub(crate) struct Args {
     /// Also ask this remote's server for every unfinished upload under PREFIX (S3 multipart uploads, `fs`
     /// partial files), whoever started it. Without it, only the uploads named in mbx's journals.
-    #[arg(value_parser = remote_path)]
+    #[arg(value_parser = RemotePathParser)]
     remote: Option<RemotePath>,
     /// Leave alone what was started or written less than this long ago (e.g. 30m, 24h, 0s).
     #[arg(long, default_value = "24h", value_parser = mbx::config::parse_duration)]

@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use mbx::config::{ConfigError, RemotesConfig};
-use mbx::remote::{Remote, RemotePath};
+use mbx::remote::{Access, Fault, Remote, RemoteError, RemotePath};
 use mbx::transfer::ProgressMode;
 
 /// Exit codes, as in the README.
@@ -23,8 +23,10 @@ pub(crate) mod exit {
     pub const FAILED: u8 = 1;
     /// Bad input: arguments, remotes file, names.
     pub const BAD_INPUT: u8 = 2;
-    /// Interrupted by Ctrl-C; the next run resumes.
+    /// Interrupted by Ctrl-C (SIGINT); the next run resumes.
     pub const INTERRUPTED: u8 = 130;
+    /// Stopped by SIGTERM (as Kubernetes stops a pod), as cleanly as by Ctrl-C; the next run resumes.
+    pub const TERMINATED: u8 = 143;
 }
 
 /// mbx: Milvus backups, and a streaming, checksummed copier between object stores.
@@ -100,10 +102,20 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the remote named in `path`.
+    /// Opens the remote named in `path` for reading and writing.
     pub fn open(&self, config: &RemotesConfig, path: &RemotePath) -> anyhow::Result<Remote> {
+        self.open_for(config, path, Access::Write)
+    }
+
+    /// Opens the remote named in `path` for `access` (reading writes nothing, not even on `fs`).
+    pub fn open_for(
+        &self,
+        config: &RemotesConfig,
+        path: &RemotePath,
+        access: Access,
+    ) -> anyhow::Result<Remote> {
         let remote = config.get(&path.remote)?;
-        Ok(Remote::open(remote)?)
+        Ok(Remote::open_for(remote, access)?)
     }
 
     /// How progress is shown.
@@ -118,9 +130,33 @@ impl Context {
     }
 }
 
-/// Parses a `REMOTE:PATH` argument.
-pub(crate) fn remote_path(s: &str) -> Result<RemotePath, String> {
-    s.parse()
+/// Parses a `REMOTE:PATH` argument. A parser of its own rather than a function: clap would quote the whole
+/// value in its message, and a mistaken one can be kilobytes long ([`RemotePath`]'s messages shorten it).
+#[derive(Clone, Copy)]
+pub(crate) struct RemotePathParser;
+
+impl clap::builder::TypedValueParser for RemotePathParser {
+    type Value = RemotePath;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RemotePath, clap::Error> {
+        let invalid = |message: String| {
+            let arg = arg.map_or_else(|| "REMOTE:PATH".to_string(), ToString::to_string);
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value for '{arg}': {message}\n"),
+            )
+            .with_cmd(cmd)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| invalid("a REMOTE:PATH must be valid UTF-8".into()))?;
+        text.parse().map_err(invalid)
+    }
 }
 
 /// Runs the command line and returns the process's exit code.
@@ -145,7 +181,7 @@ pub fn main() -> ExitCode {
         cancel: cancel.clone(),
     };
     runtime.block_on(async move {
-        tokio::spawn(watch_ctrl_c(cancel));
+        tokio::spawn(watch_stop_signals(cancel));
         let result = match cli.command {
             Command::Remotes => remotes::run(&ctx).await,
             Command::Check(args) => check::run(&ctx, args).await,
@@ -160,6 +196,10 @@ pub fn main() -> ExitCode {
             Command::Delete(args) => backup::delete(&ctx, args).await,
         };
         match result {
+            // A run stopped by SIGTERM says so in its exit code, as a shell reports 128 + 15.
+            Ok(code) if code == ExitCode::from(exit::INTERRUPTED) && stopped_by_sigterm() => {
+                ExitCode::from(exit::TERMINATED)
+            }
             Ok(code) => code,
             Err(e) => {
                 let code = if is_bad_input(&e) {
@@ -177,12 +217,52 @@ pub fn main() -> ExitCode {
 fn is_bad_input(e: &anyhow::Error) -> bool {
     e.downcast_ref::<ConfigError>().is_some()
         || e.downcast_ref::<BadInput>().is_some()
+        || e.downcast_ref::<RemoteError>()
+            .is_some_and(|r| r.fault == Fault::Input)
         || e.downcast_ref::<mbx::transfer::TransferError>()
             .is_some_and(|t| t.is_bad_input())
 }
 
-/// First Ctrl-C: stop cleanly (in-flight uploads are aborted, the journal kept). Second: leave now.
-async fn watch_ctrl_c(cancel: CancellationToken) {
+static SIGTERM_SEEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn stopped_by_sigterm() -> bool {
+    SIGTERM_SEEN.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// First Ctrl-C or SIGTERM: stop cleanly (in-flight uploads are aborted, the journal kept). A second one:
+/// leave now. SIGTERM is what Kubernetes and systemd send first, so it gets the same clean stop.
+async fn watch_stop_signals(cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut term) = signal(SignalKind::terminate()) else {
+        // Without a SIGTERM handler, Ctrl-C still stops cleanly.
+        return watch_ctrl_c_only(cancel).await;
+    };
+    let first_is_term = tokio::select! {
+        r = tokio::signal::ctrl_c() => {
+            if r.is_err() {
+                return;
+            }
+            false
+        }
+        _ = term.recv() => true,
+    };
+    if first_is_term {
+        SIGTERM_SEEN.store(true, std::sync::atomic::Ordering::Relaxed);
+        eprintln!("\nterminated: stopping cleanly (again to quit at once); the next run resumes");
+    } else {
+        eprintln!(
+            "\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes"
+        );
+    }
+    cancel.cancel();
+    let code = tokio::select! {
+        _ = tokio::signal::ctrl_c() => exit::INTERRUPTED,
+        _ = term.recv() => exit::TERMINATED,
+    };
+    std::process::exit(code.into());
+}
+
+async fn watch_ctrl_c_only(cancel: CancellationToken) {
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!(
             "\ninterrupted: stopping cleanly (Ctrl-C again to quit at once); the next run resumes"

@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{BadInput, Context, exit, remote_path};
+use super::{BadInput, Context, RemotePathParser, exit};
 use mbx::config::parse_size;
-use mbx::remote::{Remote, RemotePath};
+use mbx::remote::{Access, Remote, RemotePath};
 use mbx::transfer::{Progress, Summary, TransferOptions, VerifyReport, transfer, verify_tree};
 
 fn size_arg(s: &str) -> Result<u64, String> {
@@ -15,11 +15,11 @@ fn size_arg(s: &str) -> Result<u64, String> {
 #[derive(clap::Args)]
 pub(crate) struct Args {
     /// Source: REMOTE:PATH (a folder, or one object).
-    #[arg(value_parser = remote_path)]
+    #[arg(value_parser = RemotePathParser)]
     src: RemotePath,
     /// Destination: REMOTE:PATH. Ending in `/`, it receives the source's last component (like `cp -r`):
     /// `a:backup/my_backup b:backup/` lands at `b:backup/my_backup/`.
-    #[arg(value_parser = remote_path)]
+    #[arg(value_parser = RemotePathParser)]
     dst: RemotePath,
     #[command(flatten)]
     tuning: Tuning,
@@ -35,6 +35,10 @@ pub(crate) struct Args {
     /// Always stream through mbx, even when both sides are the same store.
     #[arg(long)]
     no_server_side: bool,
+    /// On a local (fs) source, copy the file a symbolic link points to when that file is inside the root
+    /// (default: skip every link with a warning, as rclone does). Links out of the root are never followed.
+    #[arg(long, short = 'L')]
+    follow_links: bool,
     /// Bandwidth limit per remote, bytes per second (e.g. 10MiB).
     #[arg(long, value_parser = size_arg, value_name = "SIZE")]
     bwlimit: Option<u64>,
@@ -92,23 +96,30 @@ impl Tuning {
     }
 }
 
-/// Opens the remote of `path`, with `--bwlimit` (when given) replacing its own `bwlimit`.
+/// Opens the remote of `path` for `access`, with `--bwlimit` (when given) replacing its own `bwlimit`.
 fn open_with_bwlimit(
     config: &mbx::config::RemotesConfig,
     path: &RemotePath,
     bwlimit: Option<u64>,
+    access: Access,
 ) -> anyhow::Result<Remote> {
     let mut remote = config.get(&path.remote)?.clone();
     if bwlimit.is_some() {
         remote.settings.bwlimit = bwlimit;
     }
-    Ok(Remote::open(&remote)?)
+    Ok(Remote::open_for(&remote, access)?)
 }
 
 pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
-    let src = open_with_bwlimit(&config, &args.src, args.bwlimit)?;
-    let dst = open_with_bwlimit(&config, &args.dst, args.bwlimit)?;
+    let src = open_with_bwlimit(&config, &args.src, args.bwlimit, Access::Read)?;
+    // A dry run writes nothing, not even mbx's own folders at the destination.
+    let dst_access = if args.dry_run {
+        Access::Plan
+    } else {
+        Access::Write
+    };
+    let dst = open_with_bwlimit(&config, &args.dst, args.bwlimit, dst_access)?;
     let mut options = args.tuning.options()?;
     let throttled = [&src, &dst]
         .iter()
@@ -123,6 +134,9 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     options.dry_run = args.dry_run;
     options.fail_fast = args.fail_fast;
     options.server_side = !args.no_server_side;
+    if args.follow_links {
+        options.links = mbx::transfer::Links::Follow;
+    }
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
     let summary = transfer(
         &src,
@@ -168,10 +182,11 @@ fn print_summary(ctx: &Context, s: &Summary) {
             mbx::outln!("would copy {key}");
         }
         mbx::outln!(
-            "dry run: {} objects would be copied, {} already at {}",
+            "dry run: {} objects would be copied, {} already at {}{}",
             s.would_copy.len(),
             s.skipped,
-            s.destination
+            s.destination,
+            links_skipped(s)
         );
         return;
     }
@@ -188,15 +203,21 @@ fn print_summary(ctx: &Context, s: &Summary) {
     };
     let sent = s.copied_bytes - s.resumed_bytes.min(s.copied_bytes);
     eprintln!(
-        "{} objects copied ({:.1} MiB{resumed}; {:.1}s, {:.1} MiB/s), {} already there, {} failed → {}",
+        "{} objects copied ({:.1} MiB{resumed}; {:.1}s, {:.1} MiB/s), {} already there, {} failed{} → {}",
         s.copied,
         s.copied_bytes as f64 / 1048576.0,
         s.seconds,
         mib_per_s(sent, s.seconds),
         s.skipped,
         s.failed.len(),
+        links_skipped(s),
         s.destination
     );
+    if let Some(other) = &s.replaced_manifest_of {
+        eprintln!(
+            "  the manifest there was written from {other}, and now describes this source instead"
+        );
+    }
     for f in &s.failed {
         eprintln!("  failed: {}: {}", f.key, f.reason);
     }
@@ -205,6 +226,13 @@ fn print_summary(ctx: &Context, s: &Summary) {
     }
     if let Some(v) = &s.verify {
         print_verify(v);
+    }
+}
+
+fn links_skipped(s: &Summary) -> String {
+    match s.skipped_links {
+        0 => String::new(),
+        n => format!(", {n} symbolic links skipped"),
     }
 }
 
@@ -230,7 +258,7 @@ fn print_verify(v: &VerifyReport) {
 #[derive(clap::Args)]
 pub(crate) struct VerifyArgs {
     /// The tree to verify: REMOTE:PATH holding `.mbx/manifest.json`.
-    #[arg(value_parser = remote_path)]
+    #[arg(value_parser = RemotePathParser)]
     path: RemotePath,
     #[command(flatten)]
     tuning: Tuning,
@@ -238,7 +266,8 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
-    let remote = ctx.open(&config, &args.path)?;
+    let remote = ctx.open_for(&config, &args.path, Access::Read)?;
+    remote.check_read_inside_root(&args.path.as_dir())?;
     let options = args.tuning.options()?;
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "verified"));
     let report = verify_tree(

@@ -23,12 +23,23 @@ pub(super) fn expand(
             out.push('$');
             rest = tail;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = body
-                .find('}')
-                .ok_or_else(|| format!("unterminated '${{' in '{value}'"))?;
+            // Messages never quote the value: it may be a secret with a `$` in it.
+            let at = value.len() - after.len();
+            let end = body.find('}').ok_or_else(|| {
+                format!(
+                    "unterminated '${{' at character {at} of the value: write ${{VAR}}, or $$ for a literal $"
+                )
+            })?;
             let var = &body[..end];
             let resolved = environment.get(var).ok_or_else(|| {
-                format!("environment variable {var} is not set (referenced as ${{{var}}})")
+                if is_variable_name(var) {
+                    format!("environment variable {var} is not set (referenced as ${{{var}}})")
+                } else {
+                    format!(
+                        "'${{' at character {at} of the value does not name an environment variable: write \
+                         ${{VAR}}, or $$ for a literal $"
+                    )
+                }
             })?;
             out.push_str(resolved);
             rest = &body[end + 1..];
@@ -39,6 +50,15 @@ pub(super) fn expand(
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// Letters, digits and `_`, not starting with a digit: what a shell accepts as a variable name.
+fn is_variable_name(s: &str) -> bool {
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The `MBX_REMOTE_<NAME>_<KEY>` variables for remote `name`, as lower-case keys. `NAME` is the remote's
@@ -70,5 +90,15 @@ mod tests {
         assert_eq!(expand("p-${A}-$$-$B", &e).unwrap(), "p-x-$-$B");
         assert!(expand("${B}", &e).unwrap_err().contains("B is not set"));
         assert!(expand("${A", &e).is_err());
+    }
+
+    #[test]
+    fn errors_do_not_quote_the_value() {
+        let e = BTreeMap::new();
+        for value in ["s3cr3t${oops", "s3cr3t${not a var}x"] {
+            let err = expand(value, &e).unwrap_err();
+            assert!(!err.contains("s3cr3t") && !err.contains("oops"), "{err}");
+            assert!(err.contains("character 7"), "{err}");
+        }
     }
 }

@@ -68,6 +68,68 @@ impl RemoteKind {
         }
     }
 
+    /// The OpenDAL options of this kind that hold a credential or key material: never printed. The unit test
+    /// `every_option_is_classified` fails when OpenDAL adds an option, so each new one gets a decision.
+    pub fn secret_keys(self) -> &'static [&'static str] {
+        match self {
+            RemoteKind::S3 | RemoteKind::Minio => &[
+                "secret_access_key",
+                "session_token",
+                "server_side_encryption_customer_key",
+                // A digest of the SSE-C key: it confirms a guess of the key, so it is kept as secret as the key.
+                "server_side_encryption_customer_key_md5",
+                // Given to a role's trust policy like a password (the "confused deputy" guard).
+                "external_id",
+            ],
+            // `encryption_key_sha256` confirms a guess of the customer-provided key, as the S3 MD5 does.
+            RemoteKind::Azblob => &[
+                "account_key",
+                "sas_token",
+                "encryption_key",
+                "encryption_key_sha256",
+            ],
+            // `credential` is the service account's JSON key (base64); `token` an OAuth access token.
+            RemoteKind::Gcs => &["credential", "token"],
+            RemoteKind::Fs => &[],
+        }
+    }
+
+    /// True when option `key` of this kind holds a secret (see [`RemoteKind::secret_keys`]).
+    pub fn is_secret(self, key: &str) -> bool {
+        self.secret_keys().contains(&key)
+    }
+
+    /// True when OpenDAL's config struct for this kind accepts `value` (a TOML number or boolean, as JSON) for
+    /// option `key`: `root = 5` is refused, `skip_signature = true` is not. Text is always accepted, because
+    /// OpenDAL parses its options from text.
+    pub(super) fn accepts_typed(self, key: &str, value: serde_json::Value) -> bool {
+        use opendal::services::{AzblobConfig, FsConfig, GcsConfig, S3Config};
+        let one = serde_json::Value::Object([(key.to_string(), value)].into_iter().collect());
+        match self {
+            RemoteKind::S3 | RemoteKind::Minio => serde_json::from_value::<S3Config>(one).is_ok(),
+            RemoteKind::Azblob => serde_json::from_value::<AzblobConfig>(one).is_ok(),
+            RemoteKind::Gcs => serde_json::from_value::<GcsConfig>(one).is_ok(),
+            RemoteKind::Fs => serde_json::from_value::<FsConfig>(one).is_ok(),
+        }
+    }
+
+    /// Refuses an option this kind does not have, listing the ones it has.
+    pub(super) fn check_known(self, key: &str) -> Result<(), String> {
+        let known = self.known_keys();
+        if known.iter().any(|k| k == key) {
+            return Ok(());
+        }
+        let mut all: Vec<&str> = known.iter().map(String::as_str).collect();
+        all.extend(super::MBX_KEYS);
+        all.sort_unstable();
+        Err(format!(
+            "unknown key '{}' for type {}; known keys: {}",
+            super::shown(key),
+            self.name(),
+            all.join(", ")
+        ))
+    }
+
     fn required_keys(self) -> &'static [&'static str] {
         match self {
             RemoteKind::S3 => &["bucket"],
@@ -85,18 +147,8 @@ impl RemoteKind {
         mut options: BTreeMap<String, String>,
         settings: &RemoteSettings,
     ) -> Result<BTreeMap<String, String>, String> {
-        let known = self.known_keys();
         for key in options.keys() {
-            if !known.iter().any(|k| k == key) {
-                let mut all: Vec<&str> = known.iter().map(String::as_str).collect();
-                all.extend(super::MBX_KEYS);
-                all.sort_unstable();
-                return Err(format!(
-                    "unknown key '{key}' for type {}; known keys: {}",
-                    self.name(),
-                    all.join(", ")
-                ));
-            }
+            self.check_known(key)?;
         }
         for key in self.required_keys() {
             if options.get(*key).is_none_or(|v| v.is_empty()) {
@@ -151,5 +203,98 @@ impl RemoteKind {
 impl std::fmt::Display for RemoteKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Options that hold no secret, per kind. Together with [`RemoteKind::secret_keys`] they must be exactly
+    /// OpenDAL's options: a new OpenDAL option fails this test until someone decides whether it is a secret.
+    fn public_keys(kind: RemoteKind) -> &'static [&'static str] {
+        match kind {
+            RemoteKind::S3 | RemoteKind::Minio => &[
+                "access_key_id",
+                "allow_anonymous",
+                "assume_role_duration_seconds",
+                "assume_role_session_tags",
+                "batch_max_operations",
+                "bucket",
+                "checksum_algorithm",
+                "default_acl",
+                "default_storage_class",
+                "delete_max_size",
+                "disable_config_load",
+                "disable_ec2_metadata",
+                "disable_list_objects_v2",
+                "disable_stat_with_override",
+                "disable_write_with_if_match",
+                "enable_request_payer",
+                "enable_versioning",
+                "enable_virtual_host_style",
+                "enable_write_with_append",
+                "endpoint",
+                "profile",
+                "region",
+                "role_arn",
+                "role_session_name",
+                "root",
+                "server_side_encryption",
+                "server_side_encryption_aws_kms_key_id",
+                "server_side_encryption_customer_algorithm",
+                "skip_signature",
+            ],
+            RemoteKind::Azblob => &[
+                "account_name",
+                "batch_max_operations",
+                "container",
+                "encryption_algorithm",
+                "endpoint",
+                "root",
+                "skip_signature",
+            ],
+            RemoteKind::Gcs => &[
+                "allow_anonymous",
+                "bucket",
+                "credential_path",
+                "default_storage_class",
+                "disable_config_load",
+                "disable_vm_metadata",
+                "endpoint",
+                "predefined_acl",
+                "root",
+                "scope",
+                "service_account",
+                "skip_signature",
+            ],
+            RemoteKind::Fs => &["atomic_write_dir", "root"],
+        }
+    }
+
+    #[test]
+    fn every_option_is_classified() {
+        for kind in [
+            RemoteKind::S3,
+            RemoteKind::Azblob,
+            RemoteKind::Gcs,
+            RemoteKind::Fs,
+        ] {
+            let mut classified: Vec<&str> = public_keys(kind).to_vec();
+            classified.extend(kind.secret_keys());
+            classified.sort_unstable();
+            let mut known = kind.known_keys();
+            known.sort_unstable();
+            assert_eq!(classified, known, "{kind}: classify every OpenDAL option");
+        }
+    }
+
+    #[test]
+    fn typed_values_follow_opendal_types() {
+        assert!(!RemoteKind::Fs.accepts_typed("root", serde_json::json!(5)));
+        assert!(RemoteKind::S3.accepts_typed("skip_signature", serde_json::json!(true)));
+        assert!(!RemoteKind::S3.accepts_typed("skip_signature", serde_json::json!(1)));
+        assert!(RemoteKind::S3.accepts_typed("batch_max_operations", serde_json::json!(5)));
+        assert!(!RemoteKind::S3.accepts_typed("secret_access_key", serde_json::json!(5)));
     }
 }

@@ -65,6 +65,10 @@ impl MilvusSettings {
         environment: &BTreeMap<String, String>,
     ) -> Result<MilvusSettings, String> {
         let mut table = table.clone();
+        // serde's type errors quote the value ("invalid type: integer `1234`"): check the secret's type first.
+        if table.get("password").is_some_and(|p| !p.is_str()) {
+            return Err("key 'milvus.password' must be a string (in quotes)".into());
+        }
         for (key, value) in table.iter_mut() {
             if let toml::Value::String(s) = value {
                 *s = env::expand(s, environment).map_err(|e| format!("key 'milvus.{key}': {e}"))?;
@@ -102,7 +106,8 @@ struct YamlMilvus {
     address: Option<String>,
     port: Option<serde_yaml::Value>,
     user: Option<String>,
-    password: Option<String>,
+    // Any scalar: a type error from serde would quote the value ("invalid type: integer `1234`").
+    password: Option<serde_yaml::Value>,
     tls_mode: Option<i64>,
     ca_cert_path: Option<String>,
     server_name: Option<String>,
@@ -118,7 +123,8 @@ struct YamlMinio {
     region: Option<String>,
     #[serde(rename = "accessKeyID")]
     access_key_id: Option<String>,
-    secret_access_key: Option<String>,
+    // Any scalar, as `password`.
+    secret_access_key: Option<serde_yaml::Value>,
     #[serde(rename = "useSSL")]
     use_ssl: Option<bool>,
     bucket_name: Option<String>,
@@ -131,6 +137,7 @@ fn yaml_scalar(v: &Option<serde_yaml::Value>) -> Option<String> {
     match v {
         Some(serde_yaml::Value::Number(n)) => Some(n.to_string()),
         Some(serde_yaml::Value::String(s)) => Some(s.clone()),
+        Some(serde_yaml::Value::Bool(b)) => Some(b.to_string()),
         _ => None,
     }
 }
@@ -178,8 +185,8 @@ impl BackupYaml {
             if let Some(k) = &m.access_key_id {
                 opts.insert("access_key_id".into(), k.clone());
             }
-            if let Some(k) = &m.secret_access_key {
-                opts.insert("secret_access_key".into(), k.clone());
+            if let Some(k) = yaml_scalar(&m.secret_access_key) {
+                opts.insert("secret_access_key".into(), k);
             }
             let options = RemoteKind::Minio.resolve_options(opts, &settings)?;
             Ok(RemoteConfig {
@@ -210,7 +217,7 @@ impl BackupYaml {
             ca_cert: mv.ca_cert_path.filter(|s| !s.is_empty()),
             server_name: mv.server_name.filter(|s| !s.is_empty()),
             user: mv.user.filter(|s| !s.is_empty()),
-            password: mv.password.filter(|s| !s.is_empty()),
+            password: yaml_scalar(&mv.password).filter(|s| !s.is_empty()),
             root_path: m.root_path.unwrap_or_else(|| "files".into()),
             backup_root: m.backup_root_path.unwrap_or_else(|| "backup".into()),
             storage_remote: storage.as_ref().map(|s| s.name.clone()),
@@ -261,6 +268,18 @@ minio:
         assert_eq!(m.root_path, "files");
         assert_eq!(m.backup_root, "backup");
         assert!(!format!("{m:?}").contains("Milvus\""));
+    }
+
+    /// A secret that YAML reads as a number is still the secret, and no type error quotes it.
+    #[test]
+    fn numeric_secrets_in_backup_yaml_are_taken_as_text() {
+        let y = BackupYaml::parse(
+            "milvus:\n  password: 123456\nminio:\n  accessKeyID: ak\n  secretAccessKey: 987654\n",
+        )
+        .unwrap();
+        let (r, _) = y.into_remotes("a").unwrap();
+        assert_eq!(r.options["secret_access_key"], "987654");
+        assert_eq!(r.milvus.unwrap().password.as_deref(), Some("123456"));
     }
 
     #[test]

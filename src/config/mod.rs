@@ -148,29 +148,13 @@ impl std::fmt::Debug for RemoteConfig {
     }
 }
 
-/// True for option names whose values are secrets.
-pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    [
-        "secret",
-        "password",
-        "token",
-        "credential",
-        "account_key",
-        "sas",
-        "encryption_key",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-}
-
 impl RemoteConfig {
-    /// The options with every secret replaced by `***`, safe to print.
+    /// The options with every secret (see [`RemoteKind::secret_keys`]) replaced by `***`, safe to print.
     pub fn redacted(&self) -> BTreeMap<String, String> {
         self.options
             .iter()
             .map(|(k, v)| {
-                let v = if is_secret_key(k) {
+                let v = if self.kind.is_secret(k) {
                     "***".to_string()
                 } else {
                     v.clone()
@@ -250,13 +234,15 @@ impl RemotesConfig {
             path: source.to_string(),
             message,
         };
+        // Never the error's Display: it quotes the offending line, and that line may hold a secret.
         let table: toml::Table = text
             .parse()
-            .map_err(|e: toml::de::Error| parse_err(e.to_string()))?;
+            .map_err(|e: toml::de::Error| parse_err(toml_error(text, &e)))?;
         for key in table.keys() {
             if key != "remotes" {
                 return Err(parse_err(format!(
-                    "unknown top-level key '{key}': remotes are declared as [remotes.NAME]"
+                    "unknown top-level key '{}': remotes are declared as [remotes.NAME]",
+                    shown(key)
                 )));
             }
         }
@@ -268,12 +254,19 @@ impl RemotesConfig {
                 ));
             };
             for (name, body) in entries {
+                check_remote_name(name).map_err(parse_err)?;
                 let toml::Value::Table(body) = body else {
                     return Err(parse_err(format!("remotes.{name} must be a table")));
                 };
                 let remote = resolve_remote(name, body, environment).map_err(|e| match e {
-                    ConfigError::Remote { message, .. } => message,
-                    other => other.to_string(),
+                    Problem {
+                        key: Some(key),
+                        message,
+                    } => match key_position(text, name, &key) {
+                        Some(line) => format!("line {line}, key '{key}': {message}"),
+                        None => format!("key '{key}': {message}"),
+                    },
+                    Problem { key: None, message } => message,
                 });
                 remotes.insert(name.clone(), remote);
             }
@@ -328,40 +321,83 @@ fn find_config_file(explicit: Option<&Path>) -> Option<PathBuf> {
     user.is_file().then_some(user)
 }
 
+/// What is wrong with one remote, and the key at fault when there is one.
+struct Problem {
+    key: Option<String>,
+    message: String,
+}
+
+impl Problem {
+    fn of(key: &str) -> impl Fn(String) -> Problem + '_ {
+        move |message| Problem {
+            key: Some(key.to_string()),
+            message,
+        }
+    }
+}
+
+/// A value as written: the file's values keep their TOML type; an environment override is always text.
+enum Value {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Bool(bool),
+}
+
+impl Value {
+    /// The type, for messages (never the value: it may be a secret).
+    fn type_name(&self) -> &'static str {
+        match self {
+            Value::Text(_) => "a string",
+            Value::Integer(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::Bool(_) => "a boolean",
+        }
+    }
+
+    fn as_json(&self) -> serde_json::Value {
+        match self {
+            Value::Text(s) => serde_json::Value::from(s.as_str()),
+            Value::Integer(i) => serde_json::Value::from(*i),
+            Value::Float(f) => serde_json::Value::from(*f),
+            Value::Bool(b) => serde_json::Value::from(*b),
+        }
+    }
+
+    fn into_text(self) -> String {
+        match self {
+            Value::Text(s) => s,
+            Value::Integer(i) => i.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Bool(b) => b.to_string(),
+        }
+    }
+}
+
 fn resolve_remote(
     name: &str,
     body: &toml::Table,
     environment: &BTreeMap<String, String>,
-) -> Result<RemoteConfig, ConfigError> {
-    let err = |message: String| ConfigError::Remote {
-        remote: name.to_string(),
-        message,
-    };
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
+) -> Result<RemoteConfig, Problem> {
+    let mut values: BTreeMap<String, Value> = BTreeMap::new();
     let mut milvus_table = None;
     for (key, value) in body {
-        match value {
-            toml::Value::Table(t) if key == "milvus" => milvus_table = Some(t.clone()),
-            toml::Value::String(s) => {
-                let expanded =
-                    env::expand(s, environment).map_err(|e| err(format!("key '{key}': {e}")))?;
-                values.insert(key.clone(), expanded);
+        let at = Problem::of(key);
+        let value = match value {
+            toml::Value::Table(t) if key == "milvus" => {
+                milvus_table = Some(t.clone());
+                continue;
             }
-            toml::Value::Integer(i) => {
-                values.insert(key.clone(), i.to_string());
+            _ if key == "milvus" => {
+                return Err(at(format!("must be a table: [remotes.{name}.milvus]")));
             }
-            toml::Value::Float(f) => {
-                values.insert(key.clone(), f.to_string());
-            }
-            toml::Value::Boolean(b) => {
-                values.insert(key.clone(), b.to_string());
-            }
-            _ => {
-                return Err(err(format!(
-                    "key '{key}' must be a string, number or boolean"
-                )));
-            }
-        }
+            toml::Value::String(s) => Value::Text(env::expand(s, environment).map_err(at)?),
+            toml::Value::Integer(i) => Value::Integer(*i),
+            toml::Value::Float(f) => Value::Float(*f),
+            toml::Value::Boolean(b) => Value::Bool(*b),
+            _ => return Err(at("must be a string, number or boolean".into())),
+        };
+        values.insert(key.clone(), value);
     }
     for (key, value) in env::overrides_for(name, environment) {
         match key.strip_prefix("milvus_") {
@@ -371,20 +407,40 @@ fn resolve_remote(
                     .insert(milvus_key.to_string(), toml::Value::String(value));
             }
             None => {
-                values.insert(key, value);
+                values.insert(key, Value::Text(value));
             }
         }
     }
-    let type_name = values
-        .remove("type")
-        .ok_or_else(|| err("missing key 'type' (one of: s3, minio, azblob, gcs, fs)".into()))?;
-    let kind = RemoteKind::parse(&type_name).map_err(err)?;
-    let settings = take_settings(&mut values).map_err(err)?;
-    let options = kind.resolve_options(values, &settings).map_err(err)?;
+    let kind = match values.remove("type") {
+        Some(Value::Text(t)) => RemoteKind::parse(&t).map_err(Problem::of("type"))?,
+        Some(_) => return Err(Problem::of("type")("must be a string".into())),
+        None => {
+            return Err(Problem {
+                key: None,
+                message: "missing key 'type' (one of: s3, minio, azblob, gcs, fs)".into(),
+            });
+        }
+    };
+    let settings = take_settings(&mut values)?;
+    let mut options = BTreeMap::new();
+    for (key, value) in values {
+        kind.check_known(&key)
+            .map_err(|message| Problem { key: None, message })?;
+        if !matches!(value, Value::Text(_)) && !kind.accepts_typed(&key, value.as_json()) {
+            return Err(Problem {
+                message: format!("must be a string (in quotes), not {}", value.type_name()),
+                key: Some(key),
+            });
+        }
+        options.insert(key, value.into_text());
+    }
+    let options = kind
+        .resolve_options(options, &settings)
+        .map_err(|message| Problem { key: None, message })?;
     let milvus = milvus_table
         .map(|t| MilvusSettings::from_table(&t, environment))
         .transpose()
-        .map_err(err)?;
+        .map_err(|message| Problem { key: None, message })?;
     Ok(RemoteConfig {
         name: name.to_string(),
         kind,
@@ -394,45 +450,195 @@ fn resolve_remote(
     })
 }
 
-fn take_settings(values: &mut BTreeMap<String, String>) -> Result<RemoteSettings, String> {
+fn take_settings(values: &mut BTreeMap<String, Value>) -> Result<RemoteSettings, Problem> {
     let mut s = RemoteSettings::default();
-    if let Some(v) = values.remove("retries") {
-        s.retries = v
-            .parse()
-            .map_err(|_| format!("key 'retries': '{v}' is not a whole number"))?;
+    let mut take = |key: &'static str| values.remove(key).map(|v| (v, Problem::of(key)));
+    if let Some((v, at)) = take("retries") {
+        s.retries = whole_number(v).map_err(at)?;
     }
-    if let Some(v) = values.remove("timeout") {
-        s.timeout = parse_duration(&v).map_err(|e| format!("key 'timeout': {e}"))?;
+    if let Some((v, at)) = take("timeout") {
+        s.timeout = positive_duration(v).map_err(at)?;
     }
-    if let Some(v) = values.remove("io_timeout") {
-        s.io_timeout = parse_duration(&v).map_err(|e| format!("key 'io_timeout': {e}"))?;
+    if let Some((v, at)) = take("io_timeout") {
+        s.io_timeout = positive_duration(v).map_err(at)?;
     }
-    if let Some(v) = values.remove("max_requests") {
-        s.max_requests =
-            v.parse().ok().filter(|n: &usize| *n > 0).ok_or_else(|| {
-                format!("key 'max_requests': '{v}' is not a positive whole number")
-            })?;
+    if let Some((v, at)) = take("max_requests") {
+        s.max_requests = whole_number(v)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| at("must be a positive whole number".into()))?;
     }
-    if let Some(v) = values.remove("bwlimit") {
-        s.bwlimit = Some(parse_size(&v).map_err(|e| format!("key 'bwlimit': {e}"))?);
+    if let Some((v, at)) = take("bwlimit") {
+        let bw = match v {
+            Value::Integer(i) => u64::try_from(i).map_err(|_| "must not be negative".to_string()),
+            Value::Text(t) => parse_size(&t),
+            other => Err(format!(
+                "must be a size such as \"10MiB\", not {}",
+                other.type_name()
+            )),
+        }
+        .map_err(&at)?;
+        if bw == 0 {
+            return Err(at("must be more than 0 (leave it out for no limit)".into()));
+        }
+        s.bwlimit = Some(bw);
     }
-    if let Some(v) = values.remove("credential_lookup") {
-        s.credential_lookup =
-            parse_bool(&v).map_err(|e| format!("key 'credential_lookup': {e}"))?;
+    if let Some((v, at)) = take("credential_lookup") {
+        s.credential_lookup = boolean(v).map_err(at)?;
     }
-    if let Some(v) = values.remove("resumable_upload") {
-        s.resumable_upload = parse_bool(&v).map_err(|e| format!("key 'resumable_upload': {e}"))?;
+    if let Some((v, at)) = take("resumable_upload") {
+        s.resumable_upload = boolean(v).map_err(at)?;
     }
     Ok(s)
 }
 
-/// Parses `true`/`false` (and `1`/`0`, `yes`/`no`).
-pub fn parse_bool(v: &str) -> Result<bool, String> {
-    match v.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" | "on" => Ok(true),
-        "false" | "0" | "no" | "off" => Ok(false),
-        _ => Err(format!("'{v}' is not true or false")),
+/// A count: a TOML integer, or digits (from the environment).
+fn whole_number(v: Value) -> Result<usize, String> {
+    let n = match &v {
+        Value::Integer(i) => usize::try_from(*i).ok(),
+        Value::Text(t) => t.trim().parse().ok(),
+        _ => None,
+    };
+    n.ok_or_else(|| match v {
+        Value::Text(t) => format!("'{}' is not a whole number", shown(&t)),
+        other => format!("must be a whole number, not {}", other.type_name()),
+    })
+}
+
+/// A deadline: a duration string, or a number of seconds; zero would fail every request at once.
+fn positive_duration(v: Value) -> Result<Duration, String> {
+    let d = match v {
+        Value::Text(t) => parse_duration(&t)?,
+        Value::Integer(i) => {
+            Duration::from_secs(u64::try_from(i).map_err(|_| "must not be negative".to_string())?)
+        }
+        other => {
+            return Err(format!(
+                "must be a duration such as \"30s\", not {}",
+                other.type_name()
+            ));
+        }
+    };
+    if d.is_zero() {
+        return Err("must be more than 0 (for example \"30s\")".into());
     }
+    Ok(d)
+}
+
+/// A switch: a TOML boolean, or exactly `true`/`false` (from the environment). `yes`, `on` or `1` are
+/// refused rather than guessed.
+fn boolean(v: Value) -> Result<bool, String> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        Value::Text(t) if t == "true" => Ok(true),
+        Value::Text(t) if t == "false" => Ok(false),
+        Value::Text(t) => Err(format!(
+            "'{}' is not a boolean: write true or false (without quotes)",
+            shown(&t)
+        )),
+        other => Err(format!("must be true or false, not {}", other.type_name())),
+    }
+}
+
+/// User input as echoed in messages: at most 80 characters, so that one over-long key or value cannot fill
+/// the screen.
+pub fn shown(input: &str) -> String {
+    const MAX: usize = 80;
+    match input.char_indices().nth(MAX) {
+        None => input.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &input[..cut], input.len()),
+    }
+}
+
+/// A remote name must be addressable as `NAME:PATH` and as `MBX_REMOTE_<NAME>_<KEY>`.
+fn check_remote_name(name: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "remote name '{}' cannot be used: a name is letters, digits, '_', '-' and '.' (it is written \
+             before the ':' of NAME:PATH)",
+            shown(name)
+        ))
+    }
+}
+
+/// A TOML error as line, column and what is wrong, with the remote and key of that line when they can be
+/// told: never the line itself, which may hold a secret.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let what = shown(e.message().lines().next().unwrap_or("invalid TOML"));
+    let Some(span) = e.span() else {
+        return what;
+    };
+    let start = span.start.min(text.len());
+    let before = text.get(..start).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    let mut context = Vec::new();
+    let mut section = None;
+    for l in text.lines().take(line) {
+        if let Some(header) = section_header(l) {
+            section = header;
+        }
+    }
+    if let Some(remote) = section {
+        context.push(format!("remote '{}'", shown(&remote)));
+    }
+    if let Some(key) = text.lines().nth(line - 1).and_then(line_key) {
+        context.push(format!("key '{}'", shown(&key)));
+    }
+    if context.is_empty() {
+        format!("line {line}, column {column}: {what}")
+    } else {
+        format!(
+            "line {line}, column {column} ({}): {what}",
+            context.join(", ")
+        )
+    }
+}
+
+/// For a `[remotes.NAME...]` header line, `Some(Some(NAME))`; `Some(None)` for another header; `None` for
+/// a line that is not a header.
+fn section_header(line: &str) -> Option<Option<String>> {
+    let inner = line.trim().strip_prefix('[')?.trim_start_matches('[');
+    let inner = inner.split(']').next()?.trim();
+    let name = inner.strip_prefix("remotes.").map(|rest| {
+        rest.split('.')
+            .next()
+            .unwrap_or("")
+            .trim_matches('"')
+            .to_string()
+    });
+    Some(name)
+}
+
+/// The bare key a `key = value` line assigns, if it looks like one.
+fn line_key(line: &str) -> Option<String> {
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    plain.then(|| key.to_string())
+}
+
+/// The line where remote `name` assigns `key` in the file, if it does (an override comes from the
+/// environment instead).
+fn key_position(text: &str, name: &str, key: &str) -> Option<usize> {
+    let mut section = None;
+    for (i, l) in text.lines().enumerate() {
+        if let Some(header) = section_header(l) {
+            section = header;
+        } else if section.as_deref() == Some(name) && line_key(l).as_deref() == Some(key) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 /// Parses a duration: a number of seconds, or a number with `ms`, `s`, `m` or `h`.
@@ -551,14 +757,183 @@ secret_access_key = "${SK}"
         let e = parse("[remote.a]\ntype = \"fs\"\n", &[])
             .unwrap_err()
             .to_string();
-        assert!(e.contains("remote"), "{e}");
+        assert!(e.contains("top-level key 'remote'"), "{e}");
+    }
+
+    /// A remotes file with a syntax error in a secret's line: the message gives the place, never the line.
+    #[test]
+    fn toml_errors_name_the_place_not_the_line() {
+        for (text, line) in [
+            (
+                "[remotes.a]\ntype = \"minio\"\nsecret_access_key = \"S3CR3T-unterminated\n",
+                3,
+            ),
+            (
+                "[remotes.a]\ntype = \"minio\"\nsecret_access_key = \"S3CR3T\\q-bad-escape\"\n",
+                3,
+            ),
+            (
+                "[remotes.a]\ntype = \"fs\"\n\n[remotes.b]\nsecret_access_key = S3CR3T-unquoted\n",
+                5,
+            ),
+        ] {
+            let e = parse(text, &[]).unwrap_err().to_string();
+            assert!(!e.contains("S3CR3T"), "{e}");
+            assert!(e.contains(&format!("line {line}, column")), "{e}");
+            assert!(e.contains("key 'secret_access_key'"), "{e}");
+            assert!(e.contains("remote 'a'") || e.contains("remote 'b'"), "{e}");
+        }
+    }
+
+    #[test]
+    fn interpolation_errors_do_not_quote_the_value() {
+        let c = parse(
+            "[remotes.a]\ntype = \"minio\"\nendpoint = \"http://x\"\nbucket = \"b\"\n\
+             secret_access_key = \"S3CR3T${x\"\n",
+            &[],
+        )
+        .unwrap();
+        let e = c.get("a").unwrap_err().to_string();
+        assert!(!e.contains("S3CR3T"), "{e}");
+        assert!(
+            e.contains("remote 'a'") && e.contains("line 5, key 'secret_access_key'"),
+            "{e}"
+        );
+    }
+
+    /// Redaction follows what an option is, for every kind: SSE-C keys, external ids, SAS tokens, GCS
+    /// credentials. A name that merely contains "key" or "token" is not the test.
+    #[test]
+    fn every_secret_option_is_redacted() {
+        let c = parse(
+            r#"[remotes.s]
+type = "s3"
+bucket = "b"
+secret_access_key = "V1"
+session_token = "V2"
+server_side_encryption_customer_key = "V3"
+server_side_encryption_customer_key_md5 = "V3md5"
+external_id = "V4"
+access_key_id = "public-id"
+[remotes.z]
+type = "azblob"
+container = "c"
+account_key = "V5"
+sas_token = "V6"
+encryption_key = "V7"
+[remotes.g]
+type = "gcs"
+bucket = "b"
+credential = "V8"
+token = "V9"
+[remotes.m]
+type = "fs"
+root = "/x"
+[remotes.m.milvus]
+address = "h:1"
+password = "V0"
+"#,
+            &[],
+        )
+        .unwrap();
+        let mut printed = String::new();
+        for (_, r) in c.iter() {
+            let r = r.unwrap();
+            printed += &format!("{:?} {:?} {:?}", r.redacted(), r, r.milvus);
+        }
+        for i in 0..10 {
+            assert!(
+                !printed.contains(&format!("V{i}")),
+                "V{i} printed: {printed}"
+            );
+        }
+        assert!(printed.contains("public-id"), "{printed}");
+    }
+
+    #[test]
+    fn unusable_remote_names_are_refused() {
+        for name in ["\"a:b\"", "\"\"", "\"a b\"", "\"x/y\""] {
+            let e = parse(
+                &format!("[remotes.{name}]\ntype = \"fs\"\nroot = \"/x\"\n"),
+                &[],
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("cannot be used"), "{name}: {e}");
+        }
+        assert!(parse("[remotes.\"a-b_c.d\"]\ntype = \"fs\"\nroot = \"/x\"\n", &[]).is_ok());
+    }
+
+    #[test]
+    fn values_of_the_wrong_type_are_refused() {
+        let get_err = |body: &str| {
+            parse(&format!("[remotes.a]\n{body}\n"), &[])
+                .unwrap()
+                .get("a")
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        for (body, key) in [
+            ("type = \"fs\"\nroot = 5", "root"),
+            (
+                "type = \"fs\"\nroot = \"/x\"\ncredential_lookup = \"yes\"",
+                "credential_lookup",
+            ),
+            (
+                "type = \"fs\"\nroot = \"/x\"\nresumable_upload = 1",
+                "resumable_upload",
+            ),
+            ("type = \"fs\"\nroot = \"/x\"\ntimeout = \"0s\"", "timeout"),
+            ("type = \"fs\"\nroot = \"/x\"\nio_timeout = 0", "io_timeout"),
+            ("type = \"fs\"\nroot = \"/x\"\nretries = true", "retries"),
+            (
+                "type = \"fs\"\nroot = \"/x\"\nmax_requests = 0",
+                "max_requests",
+            ),
+            ("type = 3\nroot = \"/x\"", "type"),
+        ] {
+            let e = get_err(body);
+            assert!(e.contains(&format!("key '{key}'")), "{body}: {e}");
+        }
+        let ok = parse(
+            "[remotes.a]\ntype = \"s3\"\nbucket = \"b\"\nskip_signature = true\nretries = 2\n\
+             credential_lookup = true\ntimeout = 5\n",
+            &[("MBX_REMOTE_A_RESUMABLE_UPLOAD", "false")],
+        )
+        .unwrap();
+        let a = ok.get("a").unwrap();
+        assert_eq!(a.options["skip_signature"], "true");
+        assert_eq!(a.settings.retries, 2);
+        assert_eq!(a.settings.timeout, Duration::from_secs(5));
+        assert!(a.settings.credential_lookup);
+    }
+
+    #[test]
+    fn echoed_input_is_shortened() {
+        let long = "k".repeat(5000);
+        let e = parse(
+            &format!("[remotes.a]\ntype = \"fs\"\nroot = \"/x\"\n{long} = \"v\"\n"),
+            &[],
+        )
+        .unwrap()
+        .get("a")
+        .map(|_| ())
+        .unwrap_err()
+        .to_string();
+        assert!(e.len() < 2000, "{} bytes", e.len());
+        assert!(e.contains("(5000 bytes)"), "{e}");
     }
 
     #[test]
     fn unknown_remote_lists_known_ones() {
-        let c = parse("[remotes.a]\ntype = \"fs\"\nroot = \"/x\"\n", &[]).unwrap();
-        let e = c.get("b").unwrap_err().to_string();
-        assert!(e.contains("'b'") && e.contains("a"), "{e}");
+        let c = parse(
+            "[remotes.alpha]\ntype = \"fs\"\nroot = \"/x\"\n[remotes.beta]\ntype = \"fs\"\nroot = \"/y\"\n",
+            &[],
+        )
+        .unwrap();
+        let e = c.get("gamma").unwrap_err().to_string();
+        assert!(e.contains("'gamma'") && e.contains("alpha, beta"), "{e}");
     }
 
     #[test]

@@ -9,11 +9,11 @@ use opendal::Operator;
 use opendal::layers::{
     ConcurrentLimitLayer, LoggingLayer, RetryLayer, ThrottleLayer, TimeoutLayer,
 };
-use opendal::services::{Azblob, Fs, Gcs, S3};
+use opendal::services::{Azblob, Fs, Gcs, Memory, S3};
 
 use crate::config::{RemoteConfig, RemoteKind};
 
-pub use path::{KeyError, RemotePath, check_key, join_key};
+pub use path::{KeyError, RemotePath, check_addressable, check_key, join_key};
 pub use upload::{IncompleteUpload, Landed, LandedPart, ResumableUploads, UploadError};
 
 /// With a bandwidth limit, no single request may carry more than this (the limiter's burst).
@@ -27,7 +27,33 @@ pub struct RemoteError {
     pub remote: String,
     /// What went wrong.
     pub message: String,
+    /// Whose it is to fix.
+    pub fault: Fault,
 }
+
+/// Whose an error is to fix, which decides the exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The store failed or refused (exit 1).
+    Store,
+    /// The configuration or the arguments (exit 2): a missing root, a path out of it.
+    Input,
+}
+
+/// What a command does with a remote. A remote opened for reading writes nothing: on `fs` its root must
+/// exist, and no folder of mbx's is made (OpenDAL's fs creates its root and temporary folder when opened).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// List, stat and read only; on `fs` a missing root is an error.
+    Read,
+    /// List, stat and read only, and a missing `fs` root is an empty tree: a dry run's destination.
+    Plan,
+    /// Read and write.
+    Write,
+}
+
+/// Folders below an fs root that mbx writes into itself, whatever the tree.
+const FS_OWN_DIRS: [&str; 2] = [".mbx/tmp", ".mbx/partial"];
 
 /// A remote ready for use: its resolved configuration and its operator with mbx's layers.
 #[derive(Clone, Debug)]
@@ -38,19 +64,32 @@ pub struct Remote {
 }
 
 impl Remote {
-    /// Opens the remote. Nothing is contacted yet.
+    /// Opens the remote for reading and writing. Nothing is contacted yet.
     pub fn open(config: &RemoteConfig) -> Result<Remote, RemoteError> {
+        Self::open_for(config, Access::Write)
+    }
+
+    /// Opens the remote for `access`. Nothing is contacted yet; on `fs`, [`Access::Read`] refuses a root that
+    /// does not exist (a mistyped one) instead of creating it, and [`Access::Write`] refuses a root whose
+    /// `.mbx` folder is a link out of it.
+    pub fn open_for(config: &RemoteConfig, access: Access) -> Result<Remote, RemoteError> {
         static INSTALL: Once = Once::new();
         INSTALL.call_once(opendal::install_default);
         let err = |message: String| RemoteError {
             remote: config.name.clone(),
             message,
+            fault: Fault::Store,
         };
-        let options = config.options.clone().into_iter();
+        let mut options = config.options.clone();
+        let missing_root =
+            config.kind == RemoteKind::Fs && prepare_fs(config, access, &mut options)?;
+        let options = options.into_iter();
         let op = match config.kind {
             RemoteKind::S3 | RemoteKind::Minio => Operator::from_iter::<S3>(options),
             RemoteKind::Azblob => Operator::from_iter::<Azblob>(options),
             RemoteKind::Gcs => Operator::from_iter::<Gcs>(options),
+            // Nothing is there yet, and a dry run must not create the root to find that out.
+            RemoteKind::Fs if missing_root => Operator::new(Memory::default()),
             RemoteKind::Fs => Operator::from_iter::<Fs>(options),
         }
         .map_err(|e| err(format!("cannot open {} storage: {e}", config.kind)))?;
@@ -120,6 +159,7 @@ impl Remote {
         check_key(self.config.kind, key).map_err(|e| RemoteError {
             remote: self.config.name.clone(),
             message: e.to_string(),
+            fault: Fault::Input,
         })
     }
 
@@ -136,42 +176,39 @@ impl Remote {
         let Some(root) = self.config.options.get("root") else {
             return Ok(());
         };
-        let root = std::path::Path::new(root);
-        // No root yet: mbx will create it, and everything below it.
-        let Ok(real_root) = std::fs::canonicalize(root) else {
+        writes_inside_root(&self.config.name, std::path::Path::new(root), keys)
+    }
+
+    /// On `fs`, the folder or object at `path` must resolve inside the root: a source reached through a
+    /// symbolic link out of the root would read another part of the machine. A path that does not exist is
+    /// fine here (the listing finds nothing). Other kinds have no links.
+    pub fn check_read_inside_root(&self, path: &str) -> Result<(), RemoteError> {
+        if self.config.kind != RemoteKind::Fs {
+            return Ok(());
+        }
+        let Some(root) = self.config.options.get("root") else {
             return Ok(());
         };
-        let mut checked = std::collections::HashSet::new();
-        for key in keys {
-            let path = root.join(key.trim_end_matches('/'));
-            let Some(parent) = path.parent() else {
-                continue;
-            };
-            if !checked.insert(parent.to_path_buf()) {
-                continue;
-            }
-            let Some(existing) = parent
-                .ancestors()
-                .find(|a| std::fs::symlink_metadata(a).is_ok())
-            else {
-                continue;
-            };
-            let inside = std::fs::canonicalize(existing)
-                .map(|real| real.starts_with(&real_root))
-                .unwrap_or(false);
-            if !inside {
-                return Err(RemoteError {
-                    remote: self.config.name.clone(),
-                    message: format!(
-                        "key '{key}' would be written through '{}', which leads outside the root {}; \
-                         remove that symbolic link or choose another destination",
-                        existing.display(),
-                        root.display()
-                    ),
-                });
-            }
+        let root = std::path::Path::new(root);
+        let (Ok(real_root), Ok(real)) = (
+            std::fs::canonicalize(root),
+            std::fs::canonicalize(root.join(path.trim_end_matches('/'))),
+        ) else {
+            return Ok(());
+        };
+        if real.starts_with(&real_root) {
+            return Ok(());
         }
-        Ok(())
+        Err(RemoteError {
+            remote: self.config.name.clone(),
+            message: format!(
+                "'{}' is a symbolic link (or lies below one) that leads outside the root {}; mbx reads \
+                 nothing outside a remote's root",
+                crate::config::shown(path),
+                root.display()
+            ),
+            fault: Fault::Input,
+        })
     }
 
     /// True when both remotes are the same store with the same credentials, so one operator can copy
@@ -179,4 +216,110 @@ impl Remote {
     pub fn same_store(&self, other: &Remote) -> bool {
         self.config.same_store(&other.config)
     }
+}
+
+/// The fs options for `access`: for reading, an existing root and no temporary folder (OpenDAL would create
+/// it); for writing, mbx's own folders must not lead out of the root. True when the root is missing and
+/// `access` lets that be an empty tree.
+fn prepare_fs(
+    config: &RemoteConfig,
+    access: Access,
+    options: &mut std::collections::BTreeMap<String, String>,
+) -> Result<bool, RemoteError> {
+    let root = std::path::PathBuf::from(options.get("root").map(String::as_str).unwrap_or(""));
+    match access {
+        Access::Plan if !root.exists() => Ok(true),
+        Access::Read | Access::Plan => {
+            options.remove("atomic_write_dir");
+            if !root.is_dir() {
+                return Err(RemoteError {
+                    remote: config.name.clone(),
+                    message: format!(
+                        "the root {} does not exist (or is not a folder); check the remote's 'root'",
+                        root.display()
+                    ),
+                    fault: Fault::Input,
+                });
+            }
+            Ok(false)
+        }
+        Access::Write => {
+            let own: Vec<String> = FS_OWN_DIRS.iter().map(|d| format!("{d}/x")).collect();
+            if let Some((_, existing)) = first_way_out(&root, own.iter().map(String::as_str)) {
+                return Err(RemoteError {
+                    remote: config.name.clone(),
+                    message: format!(
+                        "mbx keeps its temporary files in {}, and '{}' leads outside the root; remove that \
+                         symbolic link",
+                        root.join(".mbx").display(),
+                        existing.display()
+                    ),
+                    fault: Fault::Input,
+                });
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// Every folder that already exists on the way to each of `keys` below `root` must resolve inside it.
+fn writes_inside_root<'a>(
+    remote: &str,
+    root: &std::path::Path,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Result<(), RemoteError> {
+    match first_way_out(root, keys) {
+        None => Ok(()),
+        Some((key, existing)) => Err(RemoteError {
+            remote: remote.to_string(),
+            message: format!(
+                "key '{}' would be written through '{}', which leads outside the root {}; remove that \
+                 symbolic link or choose another destination",
+                crate::config::shown(key),
+                existing.display(),
+                root.display()
+            ),
+            fault: Fault::Input,
+        }),
+    }
+}
+
+/// The first of `keys` below `root` that is itself a link out of the root, or whose nearest existing folder (or
+/// link) resolves outside it, and that path. None when every one stays inside, or when there is no root yet (mbx creates it, and all below it).
+fn first_way_out<'a>(
+    root: &std::path::Path,
+    keys: impl IntoIterator<Item = &'a str>,
+) -> Option<(&'a str, std::path::PathBuf)> {
+    let real_root = std::fs::canonicalize(root).ok()?;
+    let mut checked = std::collections::HashSet::new();
+    for key in keys {
+        let path = root.join(key.trim_end_matches('/'));
+        // The object itself may be a link out: a copy onto it (the fs service's server-side copy) follows it.
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
+            let inside =
+                std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&real_root));
+            if !inside {
+                return Some((key, path));
+            }
+        }
+        let Some(parent) = path.parent() else {
+            continue;
+        };
+        if !checked.insert(parent.to_path_buf()) {
+            continue;
+        }
+        let Some(existing) = parent
+            .ancestors()
+            .find(|a| std::fs::symlink_metadata(a).is_ok())
+        else {
+            continue;
+        };
+        let inside = std::fs::canonicalize(existing)
+            .map(|real| real.starts_with(&real_root))
+            .unwrap_or(false);
+        if !inside {
+            return Some((key, existing.to_path_buf()));
+        }
+    }
+    None
 }

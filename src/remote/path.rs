@@ -6,7 +6,7 @@ use std::str::FromStr;
 use crate::config::RemoteKind;
 
 /// A location on a remote: `name:path`. The path is an object key prefix (or one key); it never starts with
-/// `/` and a trailing `/` is kept, because it means "into this folder" (see the transfer rules).
+/// `/` (one is refused) and a trailing `/` is kept, because it means "into this folder" (see the transfer rules).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemotePath {
     /// The remote's name.
@@ -19,15 +19,32 @@ impl FromStr for RemotePath {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (remote, path) = s
-            .split_once(':')
-            .ok_or_else(|| format!("'{s}' is not REMOTE:PATH (for example a:backup/my_backup)"))?;
+        let shown = crate::config::shown(s);
+        let (remote, path) = s.split_once(':').ok_or_else(|| {
+            format!("'{shown}' is not REMOTE:PATH (for example a:backup/my_backup)")
+        })?;
         if remote.is_empty() || remote.contains('/') {
-            return Err(format!("'{s}': the part before ':' must be a remote name"));
+            return Err(format!(
+                "'{shown}': the part before ':' must be a remote name"
+            ));
+        }
+        // Paths are keys relative to the remote's root: a leading '/' would suggest the machine's root.
+        if path.starts_with('/') {
+            return Err(format!(
+                "'{shown}': a path has no leading '/' (it is relative to the remote's root); write {}:{}",
+                crate::config::shown(remote),
+                crate::config::shown(path.trim_start_matches('/'))
+            ));
+        }
+        if path.len() > 1024 {
+            return Err(format!(
+                "'{shown}': the path is {} bytes; object keys are limited to 1024 bytes",
+                path.len()
+            ));
         }
         Ok(RemotePath {
             remote: remote.to_string(),
-            path: path.trim_start_matches('/').to_string(),
+            path: path.to_string(),
         })
     }
 }
@@ -77,6 +94,13 @@ pub enum KeyError {
         "key '{0}' would escape the local remote's root (it has '..', '.', a leading '/' or NUL); refusing it"
     )]
     Escapes(String),
+    /// OpenDAL trims whitespace at both ends of every path, so such a key would be read or written as
+    /// another one.
+    #[error(
+        "key '{0}' begins or ends with whitespace, which OpenDAL trims: it cannot be read or written as it is; \
+         rename it"
+    )]
+    Whitespace(String),
     /// Object stores limit keys to 1024 bytes.
     #[error("key '{key}' is {len} bytes; object keys are limited to 1024 bytes")]
     TooLong {
@@ -101,8 +125,16 @@ pub fn check_key(kind: RemoteKind, key: &str) -> Result<(), KeyError> {
             || key.contains('\0')
             || key.split('/').any(|c| c == ".." || c == ".");
         if bad {
-            return Err(KeyError::Escapes(key.to_string()));
+            return Err(KeyError::Escapes(crate::config::shown(key)));
         }
+    }
+    Ok(())
+}
+
+/// Checks that a key can be addressed through OpenDAL as it is: no whitespace at either end.
+pub fn check_addressable(key: &str) -> Result<(), KeyError> {
+    if key.trim() != key {
+        return Err(KeyError::Whitespace(crate::config::shown(key)));
     }
     Ok(())
 }
@@ -126,6 +158,22 @@ mod tests {
         assert_eq!(p.last_component(), None);
         assert!("nocolon".parse::<RemotePath>().is_err());
         assert!(":x".parse::<RemotePath>().is_err());
+        let e = "fb:/abs".parse::<RemotePath>().unwrap_err();
+        assert!(e.contains("no leading '/'") && e.contains("fb:abs"), "{e}");
+        let e = format!("fb:{}", "k".repeat(5000))
+            .parse::<RemotePath>()
+            .unwrap_err();
+        assert!(e.len() < 400 && e.contains("5000 bytes"), "{e}");
+    }
+
+    #[test]
+    fn keys_with_whitespace_at_an_end_are_not_addressable() {
+        for k in ["sp ace ", " lead", "a/b\t", "x\n"] {
+            assert!(check_addressable(k).is_err(), "{k:?}");
+        }
+        for k in ["sp ace", "a /b", "a/ b"] {
+            assert!(check_addressable(k).is_ok(), "{k:?}");
+        }
     }
 
     #[test]

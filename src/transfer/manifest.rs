@@ -83,6 +83,11 @@ impl Manifest {
         serde_json::to_vec_pretty(self).unwrap_or_default()
     }
 
+    /// True when both describe the same objects from the same source (when and by which mbx aside).
+    pub fn same_content(&self, other: &Manifest) -> bool {
+        self.format == other.format && self.source == other.source && self.objects == other.objects
+    }
+
     /// The entries by key.
     pub fn by_key(&self) -> BTreeMap<&str, &ManifestEntry> {
         self.objects.iter().map(|e| (e.key.as_str(), e)).collect()
@@ -108,5 +113,10 @@ mod tests {
         assert_eq!(back, m);
         assert!(!String::from_utf8(m.to_json()).unwrap().contains("src_etag"));
         assert!(Manifest::from_json(b"{}").is_err());
+        let mut later = back.clone();
+        later.created = "2030-01-01T00:00:00Z".into();
+        assert!(later.same_content(&m));
+        later.source = "b:y".into();
+        assert!(!later.same_content(&m));
     }
 }

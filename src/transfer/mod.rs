@@ -23,7 +23,7 @@ use crate::remote::{Remote, RemotePath, join_key};
 use copy::{Copier, MemoryBudget};
 use journal::{Journal, JournalHeader};
 use plan::Action;
-pub use plan::{SourceObject, list_tree};
+pub use plan::{Links, SkippedLink, SourceObject, list_local, list_tree};
 
 pub use cleanup::{CleanedUpload, CleanupReport, cleanup_journals, cleanup_remote};
 pub use journal::default_state_dir;
@@ -114,6 +114,8 @@ pub struct TransferOptions {
     pub verify: bool,
     /// Where journals live.
     pub state_dir: PathBuf,
+    /// What a symbolic link in a local (`fs`) source tree is.
+    pub links: Links,
 }
 
 impl Default for TransferOptions {
@@ -130,6 +132,7 @@ impl Default for TransferOptions {
             fail_fast: false,
             verify: false,
             state_dir: default_state_dir(),
+            links: Links::Skip,
         }
     }
 }
@@ -186,6 +189,12 @@ pub struct Summary {
     /// With `--dry-run`: the keys that would be copied.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_copy: Vec<String>,
+    /// Symbolic links (and special files) of a local source that were not copied.
+    pub skipped_links: u64,
+    /// The source named by the destination's earlier manifest, when this run replaced a manifest written
+    /// from another source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced_manifest_of: Option<String>,
 }
 
 impl Summary {
@@ -212,7 +221,13 @@ pub async fn transfer(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
-    let (ends, objects) = plan::resolve(src, src_path, dst, dst_path).await?;
+    let (ends, objects, skipped_links) =
+        plan::resolve(src, src_path, dst, dst_path, options.links).await?;
+    plan::report_skipped(&progress, &skipped_links);
+    let (objects, refused) = plan::refuse_unaddressable(&ends, objects);
+    for r in &refused {
+        progress.object_done("failed", &r.key, 0, serde_json::json!({"error": r.reason}));
+    }
     // Kept for a repair after a failed verification (below).
     let listed = if options.verify && !ends.single {
         objects.clone()
@@ -229,11 +244,21 @@ pub async fn transfer(
         cancel.clone(),
     )
     .await?;
+    summary.skipped_links = skipped_links.len() as u64;
+    if !refused.is_empty() {
+        // Not every object is there: no manifest, as for any failed object.
+        summary.failed.extend(refused);
+        summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
+        return Ok(summary);
+    }
     let Some(manifest) = manifest else {
         return Ok(summary);
     };
     if !ends.single {
-        summary.manifest = Some(write_manifest(dst, &ends.dst_root, &manifest).await?);
+        let (written, replaced) =
+            replace_manifest(dst, &ends.dst_root, &manifest, &progress).await?;
+        summary.manifest = Some(written);
+        summary.replaced_manifest_of = replaced;
     }
     if options.verify {
         let verifier = Arc::new(Progress::new(
@@ -356,6 +381,32 @@ async fn repair(
     report.mismatches = second.mismatches;
     report.interrupted |= second.interrupted;
     Ok(again)
+}
+
+/// Writes `manifest` at `<root>` like [`write_manifest`], unless the manifest there already says the same (a
+/// re-run with nothing new writes nothing). When the manifest there came from another source, says so and
+/// returns that source: the objects it listed stay, but the new manifest no longer vouches for them.
+async fn replace_manifest(
+    dst: &Remote,
+    root: &str,
+    manifest: &Manifest,
+    progress: &Progress,
+) -> Result<(String, Option<String>), TransferError> {
+    let key = join_key(root, MANIFEST_KEY);
+    let old = plan::read_manifest(dst, root).await?;
+    if old.as_ref().is_some_and(|old| old.same_content(manifest)) {
+        return Ok((format!("{}:{key}", dst.name()), None));
+    }
+    let replaced = old.map(|o| o.source).filter(|s| *s != manifest.source);
+    if let Some(other) = &replaced {
+        progress.note(&format!(
+            "warning: {}:{key} was written from {other}; it now describes {} (the objects from {other} \
+             stay, but are no longer in the manifest)",
+            dst.name(),
+            manifest.source
+        ));
+    }
+    Ok((write_manifest(dst, root, manifest).await?, replaced))
 }
 
 /// Writes `manifest` as `<root>/.mbx/manifest.json` on `dst` and returns where (`remote:key`).

@@ -71,23 +71,205 @@ fn clean_etag(m: &Metadata) -> Option<String> {
         .filter(|e| !e.is_empty())
 }
 
-/// Lists every object under `dir` on `remote` (recursively), skipping mbx's own `.mbx/` folder at the root.
+/// What listing a local (`fs`) tree does with a symbolic link. rclone's default: skip it, and say so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Links {
+    /// Skip every link, with a warning.
+    #[default]
+    Skip,
+    /// Copy what a link to a file points to, when that file is inside the remote's root. Links out of the
+    /// root, to folders, and dangling links are still skipped.
+    Follow,
+}
+
+/// An entry of a local tree that was not copied (a symbolic link or a special file), and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedLink {
+    /// Key relative to the source tree.
+    pub rel: String,
+    /// Why it was skipped.
+    pub reason: &'static str,
+}
+
+/// Lists every object under `dir` on `remote` (recursively), skipping mbx's own `.mbx/` folder at the root,
+/// and on `fs` symbolic links and special files.
 pub async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceObject>, TransferError> {
-    let list_err = |e: opendal::Error| TransferError::Remote {
+    Ok(list_source(remote, dir, Links::Skip).await?.0)
+}
+
+/// Says what was skipped: a warning each, or a `skipped_link` event with `--json`.
+pub(crate) fn report_skipped(progress: &super::Progress, skipped: &[SkippedLink]) {
+    for s in skipped {
+        if progress.is_json() {
+            progress.json_event(serde_json::json!({
+                "event": "skipped_link", "key": s.rel, "reason": s.reason,
+            }));
+        } else {
+            progress.note(&format!("warning: skipped {}: {}", s.rel, s.reason));
+        }
+    }
+}
+
+/// What the symbolic link at `path` leads to: a file inside `real_root`, copied with [`Links::Follow`], or
+/// something skipped, with the reason.
+fn follow_link(
+    real_root: &std::path::Path,
+    path: &std::path::Path,
+    links: Links,
+) -> Result<std::fs::Metadata, &'static str> {
+    let Ok(target) = std::fs::canonicalize(path) else {
+        return Err("a dangling symbolic link");
+    };
+    if !target.starts_with(real_root) {
+        return Err("a symbolic link that leads outside the root (never followed)");
+    }
+    let Ok(meta) = std::fs::metadata(&target) else {
+        return Err("a dangling symbolic link");
+    };
+    if meta.is_dir() {
+        return Err("a symbolic link to a folder (not followed)");
+    }
+    if !meta.is_file() {
+        return Err("a symbolic link to something that is not a regular file");
+    }
+    match links {
+        Links::Follow => Ok(meta),
+        Links::Skip => Err("a symbolic link (use --follow-links to copy the file it points to)"),
+    }
+}
+
+/// Entries as OpenDAL's listing gives them: key and metadata.
+type Listed = Vec<(String, Metadata)>;
+
+/// Lists the local folder `dir` (empty or ending in `/`) below `root` without following any link. OpenDAL's fs
+/// lister would read through links: a link to a file out of the root would be copied as that file (and, in a
+/// debug build, a link to a folder trips an assertion in OpenDAL).
+fn walk_fs(
+    root: &std::path::Path,
+    dir: &str,
+    links: Links,
+    recursive: bool,
+) -> Result<(Listed, Vec<SkippedLink>), std::io::Error> {
+    let (mut out, mut skipped) = (Vec::new(), Vec::new());
+    let start = root.join(dir.trim_end_matches('/'));
+    // A folder that is not there lists as empty, as on OpenDAL.
+    let (Ok(real_root), true) = (std::fs::canonicalize(root), start.is_dir()) else {
+        return Ok((out, skipped));
+    };
+    let depth = if recursive { usize::MAX } else { 1 };
+    let mut walker = walkdir::WalkDir::new(&start)
+        .min_depth(1)
+        .max_depth(depth)
+        .into_iter();
+    while let Some(entry) = walker.next() {
+        let entry = entry.map_err(std::io::Error::from)?;
+        let rel = entry
+            .path()
+            .strip_prefix(&start)
+            .map(|r| r.to_str().map(str::to_string));
+        let Ok(Some(rel)) = rel else {
+            skipped.push(SkippedLink {
+                rel: entry.path().to_string_lossy().into_owned(),
+                reason: "a name that is not valid UTF-8",
+            });
+            continue;
+        };
+        let file_type = entry.file_type();
+        if entry.depth() == 1 && entry.file_name() == ".mbx" {
+            if file_type.is_dir() {
+                walker.skip_current_dir();
+            }
+            continue;
+        }
+        let meta = if file_type.is_dir() {
+            out.push((
+                format!("{dir}{rel}/"),
+                opendal::MetadataBuilder::dir().build(),
+            ));
+            continue;
+        } else if file_type.is_file() {
+            entry.metadata().map_err(std::io::Error::from)?
+        } else if file_type.is_symlink() {
+            match follow_link(&real_root, entry.path(), links) {
+                Ok(m) => m,
+                Err(reason) => {
+                    skipped.push(SkippedLink { rel, reason });
+                    continue;
+                }
+            }
+        } else {
+            let reason = "not a regular file (a socket, pipe or device)";
+            skipped.push(SkippedLink { rel, reason });
+            continue;
+        };
+        let mut m = opendal::MetadataBuilder::file(meta.len());
+        let modified = meta.modified().ok();
+        // The same type and text as OpenDAL's own listing, so journals and manifests of earlier runs still match.
+        if let Some(t) = modified.and_then(|t| opendal::raw::Timestamp::try_from(t).ok()) {
+            m.last_modified(t);
+        }
+        out.push((format!("{dir}{rel}"), m.build()));
+    }
+    Ok((out, skipped))
+}
+
+/// The entries of the local (`fs`) folder `dir` (empty or ending in `/`), folders included (ending in `/`),
+/// without reading through a symbolic link: each link is skipped (and why) unless `links` follows it to a
+/// file inside the root. mbx's own `.mbx/` folder is not listed.
+pub async fn list_local(
+    remote: &Remote,
+    dir: &str,
+    links: Links,
+    recursive: bool,
+) -> Result<(Vec<(String, Metadata)>, Vec<SkippedLink>), TransferError> {
+    let root = std::path::PathBuf::from(
+        remote
+            .config()
+            .options
+            .get("root")
+            .map(String::as_str)
+            .unwrap_or(""),
+    );
+    let folder = dir.to_string();
+    let walked = tokio::task::spawn_blocking(move || walk_fs(&root, &folder, links, recursive))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    walked.map_err(|e| TransferError::Remote {
         remote: remote.name().to_string(),
         message: format!("listing '{dir}': {e}"),
-    };
-    let lister = remote
-        .op()
-        .lister_with(dir)
-        .recursive(true)
-        .await
-        .map_err(list_err)?;
-    let entries: Vec<opendal::Entry> = lister.try_collect().await.map_err(list_err)?;
+    })
+}
+
+/// [`list_tree`], with the links skipped (and why), following links to files inside the root when asked.
+pub(crate) async fn list_source(
+    remote: &Remote,
+    dir: &str,
+    links: Links,
+) -> Result<(Vec<SourceObject>, Vec<SkippedLink>), TransferError> {
     let on_fs = remote.config().kind == RemoteKind::Fs;
+    let (entries, skipped) = if on_fs && (dir.is_empty() || dir.ends_with('/')) {
+        list_local(remote, dir, links, true).await?
+    } else {
+        let list_err = |e: opendal::Error| TransferError::Remote {
+            remote: remote.name().to_string(),
+            message: format!("listing '{dir}': {e}"),
+        };
+        let lister = remote
+            .op()
+            .lister_with(dir)
+            .recursive(true)
+            .await
+            .map_err(list_err)?;
+        let entries: Vec<opendal::Entry> = lister.try_collect().await.map_err(list_err)?;
+        let listed: Listed = entries
+            .into_iter()
+            .map(opendal::Entry::into_parts)
+            .collect();
+        (listed, Vec::new())
+    };
     let mut out = Vec::with_capacity(entries.len());
-    for entry in entries {
-        let (key, meta) = entry.into_parts();
+    for (key, meta) in entries {
         let Some(rel) = key.strip_prefix(dir) else {
             continue;
         };
@@ -112,7 +294,34 @@ pub async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceObject>, 
         });
     }
     out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok(out)
+    Ok((out, skipped))
+}
+
+/// Sets apart the objects whose source or destination key OpenDAL would trim (whitespace at an end): each
+/// would be read or written as another key, so each fails up front, named.
+pub(crate) fn refuse_unaddressable(
+    ends: &Endpoints,
+    objects: Vec<SourceObject>,
+) -> (Vec<SourceObject>, Vec<super::Mismatch>) {
+    let mut refused = Vec::new();
+    let mut kept = Vec::with_capacity(objects.len());
+    for obj in objects {
+        let dst_key = if ends.single {
+            ends.dst_root.clone()
+        } else {
+            join_key(&ends.dst_root, &obj.rel)
+        };
+        match crate::remote::check_addressable(&obj.key)
+            .and_then(|()| crate::remote::check_addressable(&dst_key))
+        {
+            Ok(()) => kept.push(obj),
+            Err(e) => refused.push(super::Mismatch {
+                key: obj.key,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    (kept, refused)
 }
 
 /// Works out the source tree and where it lands: a destination ending in `/` (or empty) receives the
@@ -122,7 +331,8 @@ pub(crate) async fn resolve(
     src_path: &RemotePath,
     dst: &Remote,
     dst_path: &RemotePath,
-) -> Result<(Endpoints, Vec<SourceObject>), TransferError> {
+    links: Links,
+) -> Result<(Endpoints, Vec<SourceObject>, Vec<SkippedLink>), TransferError> {
     for (remote, path) in [(src, src_path), (dst, dst_path)] {
         if !path.path.is_empty() {
             remote
@@ -130,13 +340,15 @@ pub(crate) async fn resolve(
                 .map_err(|e| TransferError::BadKey(e.to_string()))?;
         }
     }
+    src.check_read_inside_root(&src_path.path)
+        .map_err(|e| TransferError::BadKey(e.to_string()))?;
     let into_folder = dst_path.path.is_empty() || dst_path.path.ends_with('/');
     let src_dir = src_path.as_dir();
     let overlap = || TransferError::Overlap {
         src: src_path.to_string(),
         dst: dst_path.to_string(),
     };
-    let objects = list_tree(src, &src_dir).await?;
+    let (objects, skipped) = list_source(src, &src_dir, links).await?;
     if !objects.is_empty() || src_dir.is_empty() {
         let dst_root = match (into_folder, src_path.last_component()) {
             (true, Some(last)) => format!("{}{last}/", dst_path.as_dir()),
@@ -154,6 +366,7 @@ pub(crate) async fn resolve(
                 single: false,
             },
             objects,
+            skipped,
         ));
     }
     // Not a folder: maybe one object.
@@ -184,6 +397,7 @@ pub(crate) async fn resolve(
                         single: true,
                     },
                     vec![object],
+                    Vec::new(),
                 ));
             }
             Ok(_) => {}
@@ -251,7 +465,11 @@ pub(crate) async fn plan(
         dst.check_key(&dst_key(obj))
             .map_err(|e| TransferError::BadKey(e.to_string()))?;
     }
-    let keys: Vec<String> = objects.iter().map(dst_key).collect();
+    let mut keys: Vec<String> = objects.iter().map(dst_key).collect();
+    if !ends.single {
+        // The manifest too: `<tree>/.mbx` may be a link out of the root.
+        keys.push(join_key(&ends.dst_root, MANIFEST_KEY));
+    }
     dst.check_inside_root(keys.iter().map(String::as_str))
         .map_err(|e| TransferError::BadKey(e.to_string()))?;
     let source_manifest = if ends.single {
