@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::{Context, exit, remote_path};
 use mbx::remote::RemotePath;
-use mbx::transfer::{CleanupReport, cleanup_journals, cleanup_remote, default_state_dir};
+use mbx::transfer::{
+    CleanupReport, CleanupScope, cleanup_journals, cleanup_remote, default_state_dir,
+};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -24,14 +26,25 @@ pub(crate) struct Args {
 pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
     let state_dir = default_state_dir();
-    let mut report = cleanup_journals(&config, &state_dir, args.older_than, args.dry_run)
+    // With REMOTE:PREFIX, only the journals of transfers into it.
+    let scope = args.remote.as_ref().map(|p| CleanupScope {
+        remote: &p.remote,
+        prefix: &p.path,
+    });
+    let mut report = cleanup_journals(&config, &state_dir, args.older_than, args.dry_run, scope)
         .await
         .map_err(|e| anyhow::anyhow!("reading the journals in {}: {e}", state_dir.display()))?;
     if let Some(path) = &args.remote {
         let remote = ctx.open(&config, path)?;
-        match cleanup_remote(&remote, &path.path, args.older_than, args.dry_run)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+        match cleanup_remote(
+            &remote,
+            &path.path,
+            args.older_than,
+            args.dry_run,
+            &state_dir,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
         {
             Some(found) => {
                 // A journal's upload is also on the server's list (in a dry run, still there).

@@ -1,6 +1,10 @@
 //! Cleaning up after abandoned transfers: the unfinished uploads their journals name (aborted on the
 //! destination) and the journals themselves; or, for one remote, every unfinished upload the server lists.
+//!
+//! Never what a live run is using: a journal locked by a running mbx is left alone, and so is every upload
+//! it names, whatever `--older-than` says.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -30,7 +34,7 @@ pub struct CleanupReport {
     pub uploads: Vec<CleanedUpload>,
     /// Journals removed (or that would be, in a dry run).
     pub journals_removed: Vec<PathBuf>,
-    /// Journals kept: too recent, or naming a remote that could not be opened.
+    /// Journals kept: too recent, in use, or naming a remote that could not be opened.
     pub journals_kept: Vec<(PathBuf, String)>,
 }
 
@@ -40,23 +44,63 @@ impl CleanupReport {
         self.uploads.iter().all(|u| {
             matches!(
                 u.outcome.as_str(),
-                "aborted" | "would abort" | "kept (too recent)"
+                "aborted" | "would abort" | "kept (too recent)" | "kept (in use by a running mbx)"
             )
         })
     }
 }
 
-/// Aborts the unfinished uploads of every journal under `state_dir` not written for `older_than`, and
-/// removes those journals: the transfers they belong to are abandoned, and a re-run would start them over.
+/// Which journals a cleanup may touch: all, or only those of transfers into one remote under a prefix.
+#[derive(Debug, Clone, Copy)]
+pub struct CleanupScope<'a> {
+    /// The destination remote's name.
+    pub remote: &'a str,
+    /// The key prefix on it (`""` for the whole remote).
+    pub prefix: &'a str,
+}
+
+impl CleanupScope<'_> {
+    fn covers(&self, j: &JournalContents) -> bool {
+        let Some(h) = &j.header else {
+            return false;
+        };
+        let prefix = self.prefix.trim_start_matches('/');
+        // Journals of older versions do not name their root: then every upload they name must be under it.
+        let root_under = !h.dst_root.is_empty() && h.dst_root.starts_with(prefix);
+        h.dst_remote == self.remote
+            && (root_under
+                || (!j.unfinished.is_empty()
+                    && j.unfinished.iter().all(|u| u.dst_key.starts_with(prefix))))
+    }
+}
+
+/// Aborts the unfinished uploads of every journal under `state_dir` not written for `older_than` (within
+/// `scope`, when given), and removes those journals: the transfers they belong to are abandoned, and a
+/// re-run would start them over. A journal that a live run holds is kept.
 pub async fn cleanup_journals(
     remotes: &RemotesConfig,
     state_dir: &Path,
     older_than: Duration,
     dry_run: bool,
+    scope: Option<CleanupScope<'_>>,
 ) -> std::io::Result<CleanupReport> {
     let mut report = CleanupReport::default();
     let now = SystemTime::now();
     for j in journal::list_journals(state_dir)? {
+        if scope.is_some_and(|s| !s.covers(&j)) {
+            continue;
+        }
+        // Held until this journal is done with: no run can start on it while its uploads are aborted.
+        let _claim = match journal::claim(&j.path)? {
+            journal::Claim::Gone => continue,
+            journal::Claim::Held(run) => {
+                report
+                    .journals_kept
+                    .push((j.path.clone(), in_use(run.as_ref())));
+                continue;
+            }
+            claim @ journal::Claim::Ours { .. } => claim,
+        };
         let age = j
             .modified
             .and_then(|m| now.duration_since(m).ok())
@@ -133,14 +177,40 @@ async fn abort_journal_uploads(
     Ok(())
 }
 
+fn in_use(run: Option<&journal::RunRecord>) -> String {
+    match run {
+        Some(r) => format!(
+            "in use by a running mbx (process {}, started {})",
+            r.pid, r.started
+        ),
+        None => "in use by a running mbx".into(),
+    }
+}
+
+/// The journals under `state_dir` that a live run holds.
+fn live_journals(state_dir: &Path) -> std::io::Result<Vec<JournalContents>> {
+    Ok(journal::list_journals(state_dir)?
+        .into_iter()
+        .filter(|j| j.held_by.is_some())
+        .collect())
+}
+
 /// Aborts every unfinished upload that `remote`'s server lists under `prefix` and that started more than
-/// `older_than` ago, whoever started it (like `rclone cleanup`). `None` when the remote cannot list them.
+/// `older_than` ago, whoever started it (like `rclone cleanup`), except those of live runs with journals
+/// under `state_dir`. `None` when the remote cannot list them.
 pub async fn cleanup_remote(
     remote: &Remote,
     prefix: &str,
     older_than: Duration,
     dry_run: bool,
+    state_dir: &Path,
 ) -> Result<Option<CleanupReport>, String> {
+    let live = live_journals(state_dir)
+        .map_err(|e| format!("reading the journals in {}: {e}", state_dir.display()))?;
+    let live: HashSet<String> = live
+        .into_iter()
+        .flat_map(|j| j.unfinished.into_iter().map(|u| u.upload_id))
+        .collect();
     let Some(uploads) = remote.uploads() else {
         return Ok(None);
     };
@@ -160,7 +230,9 @@ pub async fn cleanup_remote(
         let age = started
             .and_then(|t| (now - t).to_std().ok())
             .unwrap_or(Duration::MAX);
-        let outcome = if age < older_than {
+        let outcome = if live.contains(&u.upload_id) {
+            "kept (in use by a running mbx)".to_string()
+        } else if age < older_than {
             "kept (too recent)".to_string()
         } else if dry_run {
             "would abort".to_string()

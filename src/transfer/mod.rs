@@ -25,7 +25,7 @@ use journal::{Journal, JournalHeader};
 use plan::Action;
 pub use plan::{SourceObject, list_tree};
 
-pub use cleanup::{CleanedUpload, CleanupReport, cleanup_journals, cleanup_remote};
+pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, cleanup_remote};
 pub use journal::default_state_dir;
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry};
 pub use progress::{Progress, ProgressMode};
@@ -64,6 +64,9 @@ pub enum TransferError {
         "no manifest at {0}/{MANIFEST_KEY}: only trees written by mbx (transfer or create) can be verified"
     )]
     NoManifest(String),
+    /// Another run of the same transfer is running (it holds the journal); nothing was done.
+    #[error("{0}")]
+    Busy(String),
     /// The local journal could not be used.
     #[error("journal {path} (set MBX_STATE_DIR to a writable folder)")]
     Journal {
@@ -83,6 +86,7 @@ impl TransferError {
                 | TransferError::NothingToCopy(_)
                 | TransferError::Overlap { .. }
                 | TransferError::NoManifest(_)
+                | TransferError::Busy(_)
         )
     }
 }
@@ -416,15 +420,17 @@ async fn execute(
         let header = JournalHeader {
             dst_remote: dst.name().to_string(),
             dst_location: dst.config().location(),
+            dst_root: ends.dst_root.clone(),
         };
-        Some(Arc::new(
-            Journal::open(&options.state_dir, &identity, header).map_err(|source| {
-                TransferError::Journal {
+        let journal =
+            Journal::open(&options.state_dir, &identity, header).map_err(|e| match e {
+                journal::OpenError::Busy { .. } => TransferError::Busy(e.to_string()),
+                journal::OpenError::Io(source) => TransferError::Journal {
                     path: options.state_dir.clone(),
                     source,
-                }
-            })?,
-        ))
+                },
+            })?;
+        Some(Arc::new(journal))
     };
     let planned = plan::plan(
         src,

@@ -172,7 +172,7 @@ impl Copier {
             .unwrap_or_default();
         let complete = || async {
             uploads
-                .complete(&obj.dst_key, &upload_id, &parts, size, &metadata)
+                .complete(&obj.dst_key, &upload_id, &parts, (size, hash), &metadata)
                 .await
         };
         let completed = complete
@@ -184,6 +184,12 @@ impl Copier {
             // upload is gone): the object made of exactly these parts tells that apart.
             if self.cancel.is_cancelled() || !self.holds_object_of(obj, &landed, false).await {
                 self.progress.sub_bytes(sent + resumed_bytes);
+                if e.gone && !self.cancel.is_cancelled() {
+                    // The upload can never complete (gone, or on `fs` a partial file that is not what the
+                    // parts wrote): the object's next attempt starts a new one.
+                    let _ = uploads.abort(&obj.dst_key, &upload_id).await;
+                    journal.forget_upload(&obj.src.rel);
+                }
                 return Err(CopyError::upload(e));
             }
         }
@@ -219,7 +225,7 @@ impl Copier {
                 let none_listed = match &on_server {
                     Landed::Gone => true,
                     Landed::Parts(listed) => listed.is_empty(),
-                    Landed::Unlisted { .. } => false,
+                    Landed::Unlisted { .. } | Landed::Untrusted { .. } => false,
                 };
                 if none_listed && state.parts.len() == parts_total {
                     return Ok(Resumed {
@@ -231,6 +237,20 @@ impl Copier {
                 let landed: BTreeMap<u32, PartRecord> = match on_server {
                     Landed::Gone => {
                         // Aborted or expired: start again.
+                        journal.forget_upload(&obj.src.rel);
+                        return self.begin(obj, uploads, journal, part_size).await;
+                    }
+                    Landed::Untrusted { why } => {
+                        self.progress.note(&format!(
+                            "note: {why}, so its landed parts cannot be trusted; '{}' starts again from byte 0",
+                            obj.dst_key
+                        ));
+                        if let Err(e) = uploads.abort(&obj.dst_key, &u.upload_id).await {
+                            self.progress.note(&format!(
+                                "could not abort the old upload of '{}': {e}",
+                                obj.dst_key
+                            ));
+                        }
                         journal.forget_upload(&obj.src.rel);
                         return self.begin(obj, uploads, journal, part_size).await;
                     }
