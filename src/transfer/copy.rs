@@ -208,6 +208,10 @@ impl Copier {
             _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
         };
         check_length(obj, buf.len() as u64)?;
+        if obj.src.etag.is_none() {
+            // One GET of an object store sees one version; a file can change while it is read.
+            self.check_unchanged(obj).await?;
+        }
         let mut hasher = blake3::Hasher::new();
         for chunk in buf.clone() {
             hasher.update(&chunk);
@@ -294,7 +298,9 @@ impl Copier {
                     bar.inc(n);
                     self.progress.add_bytes(n);
                 }
-                check_length(obj, seen)
+                check_length(obj, seen)?;
+                // The stream is many ranged reads: all of them of one version, or the upload is aborted.
+                self.check_unchanged(obj).await
             }
             .await;
             if let Err(e) = pumped {
@@ -368,6 +374,77 @@ impl Copier {
         let cap = self.src.op().info().capability();
         obj.src.etag.as_deref().filter(|_| cap.read_with_if_match)
     }
+
+    /// Fails unless the source object is still the version listed when the object started: the same size,
+    /// and the same ETag where the store has one, else the same modification time (`fs`). Called after
+    /// reads, so that bytes read from two versions are never put together: a read that began on the
+    /// listed version and a stat after it that still sees that version mean the read saw only it.
+    pub(super) async fn check_unchanged(&self, obj: &PlannedObject) -> Result<(), CopyError> {
+        let changed = |now: String| CopyError {
+            message: format!(
+                "'{}' changed on remote '{}' while it was copied ({now}); it is not copied, and the next run \
+                 copies the new version",
+                obj.src.key,
+                self.src.name()
+            ),
+            retryable: false,
+            cancelled: false,
+        };
+        let meta = match self.src.op().stat(&obj.src.key).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => {
+                return Err(changed("it was removed".into()));
+            }
+            Err(e) => {
+                return Err(CopyError::storage(
+                    &format!("checking '{}'", obj.src.key),
+                    &self.src,
+                    e,
+                ));
+            }
+        };
+        if meta.content_length() != obj.src.size {
+            return Err(changed(format!(
+                "{} bytes now, {} when listed",
+                meta.content_length(),
+                obj.src.size
+            )));
+        }
+        match (&obj.src.etag, super::plan::clean_etag(&meta)) {
+            (Some(listed), Some(now)) if *listed != now => {
+                return Err(changed(format!("ETag {now}, {listed} when listed")));
+            }
+            (Some(_), Some(_)) => {}
+            _ => {
+                let now = super::plan::metadata_mtime(&meta);
+                // A listing and a HEAD may give the time at different precisions (milliseconds, seconds);
+                // a local file system gives the same nanoseconds to both.
+                let exact = self.src.config().kind == crate::config::RemoteKind::Fs;
+                if obj.src.mtime.is_some()
+                    && !same_time(now.as_deref(), obj.src.mtime.as_deref(), exact)
+                {
+                    return Err(changed(format!(
+                        "modified {}, {} when listed",
+                        now.unwrap_or_default(),
+                        obj.src.mtime.as_deref().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether two RFC 3339 times are the same: exactly, or to the second.
+fn same_time(a: Option<&str>, b: Option<&str>, exact: bool) -> bool {
+    if exact || a == b {
+        return a == b;
+    }
+    let secs = |t: Option<&str>| {
+        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+    };
+    secs(a).is_some() && secs(a) == secs(b)
 }
 
 fn check_length(obj: &PlannedObject, got: u64) -> Result<(), CopyError> {

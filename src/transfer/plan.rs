@@ -61,11 +61,11 @@ pub(crate) struct Endpoints {
     pub single: bool,
 }
 
-fn metadata_mtime(m: &Metadata) -> Option<String> {
+pub(super) fn metadata_mtime(m: &Metadata) -> Option<String> {
     m.last_modified().map(|t| t.to_string())
 }
 
-fn clean_etag(m: &Metadata) -> Option<String> {
+pub(super) fn clean_etag(m: &Metadata) -> Option<String> {
     m.etag()
         .map(|e| e.trim_matches('"').to_string())
         .filter(|e| !e.is_empty())

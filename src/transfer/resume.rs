@@ -460,6 +460,9 @@ impl Copier {
                 cancelled: false,
             });
         }
+        // Not every store honours If-Match (s3s-fs ignores it) and `fs` has no ETag: a part read is only
+        // used when the source is still the version the object started with.
+        self.check_unchanged(obj).await?;
         Ok(buf)
     }
 
