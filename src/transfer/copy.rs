@@ -32,7 +32,7 @@ pub(crate) struct CopyError {
 impl CopyError {
     fn storage(what: &str, remote: &Remote, e: opendal::Error) -> CopyError {
         CopyError {
-            retryable: e.is_temporary() || e.kind() == opendal::ErrorKind::Unexpected,
+            retryable: worth_retrying(&e),
             message: format!("{what} on remote '{}': {e}", remote.name()),
             cancelled: false,
         }
@@ -435,6 +435,66 @@ impl Copier {
     }
 }
 
+/// Whether another attempt at what failed with `e` can succeed: an error OpenDAL marks temporary, or one it
+/// retried until it gave up (persistent), unless the cause is a local file system's answer that no retry
+/// changes. OpenDAL's `fs` marks every I/O error it does not know as temporary, "Is a directory" and
+/// "Read-only file system" included.
+pub(super) fn worth_retrying(e: &opendal::Error) -> bool {
+    use opendal::ErrorKind as K;
+    if matches!(
+        e.kind(),
+        K::NotFound
+            | K::PermissionDenied
+            | K::IsADirectory
+            | K::NotADirectory
+            | K::AlreadyExists
+            | K::ConditionNotMatch
+            | K::ConfigInvalid
+            | K::Unsupported
+            | K::IsSameFile
+    ) || io_cause(e).is_some_and(|k| !io_retryable(k))
+    {
+        return false;
+    }
+    e.is_temporary() || e.is_persistent()
+}
+
+/// The kind of the first I/O error in `e`'s chain of causes.
+fn io_cause(e: &opendal::Error) -> Option<std::io::ErrorKind> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// I/O errors that can pass: a connection or a device that may come back. A file system that says a path
+/// is a folder, is read-only or full, or denies access, says it again.
+pub(crate) fn io_retryable(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind as K;
+    !matches!(
+        kind,
+        K::NotFound
+            | K::PermissionDenied
+            | K::AlreadyExists
+            | K::IsADirectory
+            | K::NotADirectory
+            | K::DirectoryNotEmpty
+            | K::ReadOnlyFilesystem
+            | K::StorageFull
+            | K::QuotaExceeded
+            | K::FileTooLarge
+            | K::InvalidFilename
+            | K::InvalidInput
+            | K::Unsupported
+            | K::CrossesDevices
+            | K::TooManyLinks
+    )
+}
+
 /// Whether two RFC 3339 times are the same: exactly, or to the second.
 fn same_time(a: Option<&str>, b: Option<&str>, exact: bool) -> bool {
     if exact || a == b {
@@ -502,4 +562,44 @@ pub(crate) async fn hash_object(
         }
     }
     Ok(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendal::{Error, ErrorKind};
+
+    fn io(kind: std::io::ErrorKind) -> Error {
+        // As OpenDAL's `fs` builds it: an I/O error it does not know is Unexpected and temporary.
+        Error::new(ErrorKind::Unexpected, "io")
+            .set_source(std::io::Error::from(kind))
+            .set_temporary()
+    }
+
+    #[test]
+    fn only_errors_that_can_pass_are_retried() {
+        use std::io::ErrorKind as K;
+        for kind in [
+            K::IsADirectory,
+            K::ReadOnlyFilesystem,
+            K::PermissionDenied,
+            K::StorageFull,
+        ] {
+            assert!(!worth_retrying(&io(kind)), "{kind:?}");
+            // Given up on by OpenDAL's retry layer, still not worth another go.
+            assert!(!worth_retrying(&io(kind).set_persistent()), "{kind:?}");
+        }
+        assert!(worth_retrying(&io(K::ConnectionReset)));
+        assert!(worth_retrying(&io(K::ConnectionReset).set_persistent()));
+        assert!(!worth_retrying(&Error::new(
+            ErrorKind::Unexpected,
+            "400 bad request"
+        )));
+        assert!(!worth_retrying(
+            &Error::new(ErrorKind::PermissionDenied, "403").set_temporary()
+        ));
+        assert!(worth_retrying(
+            &Error::new(ErrorKind::Unexpected, "503").set_temporary()
+        ));
+    }
 }

@@ -156,7 +156,11 @@ impl TransferOptions {
         if size <= self.part_size {
             size
         } else {
-            self.part_size_for(size) * (self.parts_in_flight + self.read_ahead + 1) as u64
+            self.part_size_for(size).saturating_mul(
+                self.parts_in_flight
+                    .saturating_add(self.read_ahead)
+                    .saturating_add(1) as u64,
+            )
         }
     }
 }
