@@ -56,6 +56,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         .into_iter()
                         .filter(|u| !known.contains(&u.upload_id)),
                 );
+                report.stale_files_removed += found.stale_files_removed;
             }
             None => eprintln!(
                 "note: remote '{}' cannot list unfinished uploads ({}); only journals were cleaned",
@@ -93,9 +94,10 @@ fn print(ctx: &Context, report: &CleanupReport, dry_run: bool) {
     if !ctx.quiet {
         let verb = if dry_run { "would remove" } else { "removed" };
         eprintln!(
-            "{} unfinished uploads found; {verb} {} journals",
+            "{} unfinished uploads found; {verb} {} journals; removed {} stale temporary files",
             report.uploads.len(),
-            report.journals_removed.len()
+            report.journals_removed.len(),
+            report.stale_files_removed
         );
     }
 }

@@ -36,6 +36,8 @@ pub struct CleanupReport {
     pub journals_removed: Vec<PathBuf>,
     /// Journals kept: too recent, in use, or naming a remote that could not be opened.
     pub journals_kept: Vec<(PathBuf, String)>,
+    /// Temporary files that killed writers left (on `fs`), removed.
+    pub stale_files_removed: usize,
 }
 
 impl CleanupReport {
@@ -207,6 +209,11 @@ pub async fn cleanup_remote(
 ) -> Result<Option<CleanupReport>, String> {
     let live = live_journals(state_dir)
         .map_err(|e| format!("reading the journals in {}: {e}", state_dir.display()))?;
+    let live_here = live.iter().any(|j| {
+        j.header
+            .as_ref()
+            .is_none_or(|h| h.dst_location == remote.config().location())
+    });
     let live: HashSet<String> = live
         .into_iter()
         .flat_map(|j| j.unfinished.into_iter().map(|u| u.upload_id))
@@ -223,6 +230,16 @@ pub async fn cleanup_remote(
     };
     let now = chrono::Utc::now();
     let mut report = CleanupReport::default();
+    // Temporary files of killed writers (fs): only while no run of ours writes to this remote.
+    if !live_here && !dry_run {
+        let before = SystemTime::now()
+            .checked_sub(older_than)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        report.stale_files_removed = uploads
+            .remove_stale_files(before)
+            .await
+            .map_err(|e| e.message)?;
+    }
     for u in found {
         let started = chrono::DateTime::parse_from_rfc3339(&u.initiated)
             .map(|t| t.with_timezone(&chrono::Utc))

@@ -24,6 +24,9 @@ pub(super) struct FsUploads {
     limit: Option<Arc<BandwidthLimit>>,
 }
 
+/// Where OpenDAL writes a small object before renaming it into place (mbx's default `atomic_write_dir`).
+const TMP_DIR: &str = ".mbx/tmp";
+
 impl FsUploads {
     pub(super) fn new(
         config: &RemoteConfig,
@@ -39,6 +42,40 @@ impl FsUploads {
             root: PathBuf::from(root),
             limit,
         })
+    }
+
+    /// Removes the temporary files that writers killed mid-write (kill -9) left in `<root>/.mbx/tmp/`,
+    /// those last written before `before`: a live writer writes its file at once, from memory. Returns how
+    /// many it removed.
+    pub(super) async fn remove_stale_tmp(
+        &self,
+        before: std::time::SystemTime,
+    ) -> Result<usize, UploadError> {
+        let dir = self.root.join(TMP_DIR);
+        let what = format!("removing stale files in {}", dir.display());
+        tokio::task::spawn_blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(d) => d,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            let mut removed = 0;
+            for entry in entries {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if meta.is_file() && meta.modified()? < before {
+                    match std::fs::remove_file(entry.path()) {
+                        Ok(()) => removed += 1,
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
+            Ok(removed)
+        })
+        .await
+        .map_err(|e| self.io_error(&what, std::io::Error::other(e)))?
+        .map_err(|e| self.io_error(&what, e))
     }
 
     fn partial_dir(&self) -> PathBuf {

@@ -222,6 +222,18 @@ impl ResumableUploads {
         }
     }
 
+    /// Removes what killed writers left besides uploads, last written before `before` (on `fs`, the
+    /// temporary files of small objects); the number removed.
+    pub async fn remove_stale_files(
+        &self,
+        before: std::time::SystemTime,
+    ) -> Result<usize, UploadError> {
+        match &*self.backend {
+            Backend::Fs(b) => b.remove_stale_tmp(before).await,
+            Backend::S3(_) | Backend::Azblob(_) => Ok(0),
+        }
+    }
+
     /// Unfinished uploads under `prefix`, where the service can list them (S3; `fs` partial files).
     pub async fn list_incomplete(
         &self,
