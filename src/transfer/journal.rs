@@ -297,6 +297,9 @@ pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
+/// Tries at taking a journal's lock, 50 ms apart, before another run is said to hold it.
+const BUSY_ATTEMPTS: u32 = 10;
+
 /// Opens the journal at `path` (created `0600`) and takes its exclusive lock without waiting. The lock is
 /// on the open file: if a finishing run removed the path between our open and our lock, the file we locked
 /// is no longer the journal, so open the path again.
@@ -308,15 +311,23 @@ fn lock_journal(path: &Path) -> Result<std::fs::File, OpenError> {
             .read(true)
             .mode(0o600)
             .open(path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(OpenError::Busy {
-                    path: path.to_path_buf(),
-                    run: load(path).run,
-                });
+        // `mbx cleanup` takes a journal's lock for a moment to see whether a run holds it: wait that out.
+        let mut attempts = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < BUSY_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(OpenError::Busy {
+                        path: path.to_path_buf(),
+                        run: load(path).run,
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
         }
         let ours = file.metadata()?;
         match std::fs::metadata(path) {
