@@ -67,12 +67,15 @@ impl CleanupScope<'_> {
             return false;
         };
         let prefix = self.prefix.trim_start_matches('/');
-        // Journals of older versions do not name their root: then every upload they name must be under it.
-        let root_under = !h.dst_root.is_empty() && h.dst_root.starts_with(prefix);
-        h.dst_remote == self.remote
-            && (root_under
-                || (!j.unfinished.is_empty()
-                    && j.unfinished.iter().all(|u| u.dst_key.starts_with(prefix))))
+        let under = match &h.dst_root {
+            Some(root) => root.starts_with(prefix),
+            // Journals of older versions do not name their root: then every upload they name must be under it.
+            None => {
+                !j.unfinished.is_empty()
+                    && j.unfinished.iter().all(|u| u.dst_key.starts_with(prefix))
+            }
+        };
+        h.dst_remote == self.remote && under
     }
 }
 
@@ -267,4 +270,54 @@ pub async fn cleanup_remote(
         });
     }
     Ok(Some(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transfer::journal::{JournalHeader, UploadRecord};
+
+    fn journal(remote: &str, root: Option<&str>, uploads: &[&str]) -> JournalContents {
+        JournalContents {
+            path: PathBuf::from("j.jsonl"),
+            held_by: None,
+            header: Some(JournalHeader {
+                dst_remote: remote.into(),
+                dst_location: "fs:/x".into(),
+                dst_root: root.map(str::to_string),
+            }),
+            unfinished: uploads
+                .iter()
+                .map(|k| UploadRecord {
+                    key: k.to_string(),
+                    dst_key: k.to_string(),
+                    upload_id: "ab".into(),
+                    part_size: 1 << 23,
+                    size: 1 << 24,
+                    src_etag: None,
+                    src_mtime: None,
+                })
+                .collect(),
+            modified: None,
+        }
+    }
+
+    #[test]
+    fn a_scope_covers_only_transfers_into_its_remote_under_its_prefix() {
+        let scope = |remote, prefix| CleanupScope { remote, prefix };
+        let c4 = journal("fb", Some("c4/"), &["c4/big"]);
+        assert!(scope("fb", "").covers(&c4));
+        assert!(scope("fb", "c4").covers(&c4));
+        assert!(!scope("fb", "unrelated/prefix").covers(&c4));
+        assert!(!scope("fa", "").covers(&c4));
+        // A transfer into the remote's root, with nothing unfinished: only the whole remote covers it.
+        let at_root = journal("fb", Some(""), &[]);
+        assert!(scope("fb", "").covers(&at_root));
+        assert!(!scope("fb", "c4").covers(&at_root));
+        // Written by an older mbx (no root): judged by the uploads it names.
+        let old = journal("fb", None, &["c4/big"]);
+        assert!(scope("fb", "c4/").covers(&old));
+        assert!(!scope("fb", "other/").covers(&old));
+        assert!(!scope("fb", "").covers(&journal("fb", None, &[])));
+    }
 }

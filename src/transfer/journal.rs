@@ -29,10 +29,10 @@ pub struct JournalHeader {
     pub dst_remote: String,
     /// The destination store (kind, endpoint, bucket), to tell a renamed remote.
     pub dst_location: String,
-    /// The destination tree's root on that remote (empty in journals of older versions), so that
+    /// The destination tree's root on that remote (absent from journals of older versions), so that
     /// `mbx cleanup REMOTE:PREFIX` touches only the journals of transfers under `PREFIX`.
-    #[serde(default)]
-    pub dst_root: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_root: Option<String>,
 }
 
 /// The run that holds a journal: who to name when another run finds it locked.
@@ -476,7 +476,7 @@ mod tests {
         let h = JournalHeader {
             dst_remote: "b".into(),
             dst_location: "fs:/b".into(),
-            dst_root: "t/".into(),
+            dst_root: Some("t/".into()),
         };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         j.record(&e).unwrap();
@@ -513,7 +513,7 @@ mod tests {
         let h = JournalHeader {
             dst_remote: "b".into(),
             dst_location: "s3:x".into(),
-            dst_root: "t/".into(),
+            dst_root: Some("t/".into()),
         };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         let up = |id: &str| UploadRecord {
@@ -566,7 +566,7 @@ mod tests {
         let h = JournalHeader {
             dst_remote: "b".into(),
             dst_location: "fs:/b".into(),
-            dst_root: String::new(),
+            dst_root: Some(String::new()),
         };
         let first = Journal::open(&state, "x", h.clone()).unwrap();
         let path = first.path().to_path_buf();

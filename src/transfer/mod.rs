@@ -436,7 +436,7 @@ async fn execute(
         let header = JournalHeader {
             dst_remote: dst.name().to_string(),
             dst_location: dst.config().location(),
-            dst_root: ends.dst_root.clone(),
+            dst_root: Some(ends.dst_root.clone()),
         };
         let journal =
             Journal::open(&options.state_dir, &identity, header).map_err(|e| match e {
