@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use super::{Context, RemotePathParser, exit};
 use mbx::remote::RemotePath;
-use mbx::transfer::{CleanupReport, cleanup_journals, cleanup_remote, default_state_dir};
+use mbx::transfer::{
+    CleanupReport, CleanupScope, cleanup_journals, cleanup_remote, default_state_dir,
+};
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -24,14 +26,25 @@ pub(crate) struct Args {
 pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
     let state_dir = default_state_dir();
-    let mut report = cleanup_journals(&config, &state_dir, args.older_than, args.dry_run)
+    // With REMOTE:PREFIX, only the journals of transfers into it.
+    let scope = args.remote.as_ref().map(|p| CleanupScope {
+        remote: &p.remote,
+        prefix: &p.path,
+    });
+    let mut report = cleanup_journals(&config, &state_dir, args.older_than, args.dry_run, scope)
         .await
         .map_err(|e| anyhow::anyhow!("reading the journals in {}: {e}", state_dir.display()))?;
     if let Some(path) = &args.remote {
         let remote = ctx.open(&config, path)?;
-        match cleanup_remote(&remote, &path.path, args.older_than, args.dry_run)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?
+        match cleanup_remote(
+            &remote,
+            &path.path,
+            args.older_than,
+            args.dry_run,
+            &state_dir,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
         {
             Some(found) => {
                 // A journal's upload is also on the server's list (in a dry run, still there).
@@ -43,6 +56,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
                         .into_iter()
                         .filter(|u| !known.contains(&u.upload_id)),
                 );
+                report.stale_files_removed += found.stale_files_removed;
             }
             None => eprintln!(
                 "note: remote '{}' cannot list unfinished uploads ({}); only journals were cleaned",
@@ -80,9 +94,10 @@ fn print(ctx: &Context, report: &CleanupReport, dry_run: bool) {
     if !ctx.quiet {
         let verb = if dry_run { "would remove" } else { "removed" };
         eprintln!(
-            "{} unfinished uploads found; {verb} {} journals",
+            "{} unfinished uploads found; {verb} {} journals; removed {} stale temporary files",
             report.uploads.len(),
-            report.journals_removed.len()
+            report.journals_removed.len(),
+            report.stale_files_removed
         );
     }
 }

@@ -8,6 +8,9 @@ use mbx::config::parse_size;
 use mbx::remote::{Access, Remote, RemotePath};
 use mbx::transfer::{Progress, Summary, TransferOptions, VerifyReport, transfer, verify_tree};
 
+/// The largest power of two S3 takes as a part.
+const MAX_PART_SIZE: u64 = 4 << 30;
+
 fn size_arg(s: &str) -> Result<u64, String> {
     parse_size(s)
 }
@@ -39,7 +42,7 @@ pub(crate) struct Args {
     /// (default: skip every link with a warning, as rclone does). Links out of the root are never followed.
     #[arg(long, short = 'L')]
     follow_links: bool,
-    /// Bandwidth limit per remote, bytes per second (e.g. 10MiB).
+    /// Bandwidth limit per remote, bytes per second (e.g. 10MiB); 0 is no limit (also over a remote's own).
     #[arg(long, value_parser = size_arg, value_name = "SIZE")]
     bwlimit: Option<u64>,
 }
@@ -70,6 +73,12 @@ impl Tuning {
         if self.part_size < 5 << 20 {
             return Err(BadInput(
                 "--part-size must be at least 5MiB (the S3 minimum part size)".into(),
+            ));
+        }
+        if self.part_size > MAX_PART_SIZE {
+            return Err(BadInput(
+                "--part-size must be at most 4GiB (S3 takes parts of up to 5 GiB, and parts are powers of two)"
+                    .into(),
             ));
         }
         if self.transfers == 0 || self.parts == 0 {
@@ -104,8 +113,9 @@ fn open_with_bwlimit(
     access: Access,
 ) -> anyhow::Result<Remote> {
     let mut remote = config.get(&path.remote)?.clone();
-    if bwlimit.is_some() {
-        remote.settings.bwlimit = bwlimit;
+    if let Some(bw) = bwlimit {
+        // 0 is no limit, as in rclone.
+        remote.settings.bwlimit = (bw > 0).then_some(bw);
     }
     Ok(Remote::open_for(&remote, access)?)
 }

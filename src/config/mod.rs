@@ -478,10 +478,8 @@ fn take_settings(values: &mut BTreeMap<String, Value>) -> Result<RemoteSettings,
             )),
         }
         .map_err(&at)?;
-        if bw == 0 {
-            return Err(at("must be more than 0 (leave it out for no limit)".into()));
-        }
-        s.bwlimit = Some(bw);
+        // 0 is no limit, as in rclone.
+        s.bwlimit = Some(bw).filter(|bw| *bw > 0);
     }
     if let Some((v, at)) = take("credential_lookup") {
         s.credential_lookup = boolean(v).map_err(at)?;
@@ -658,7 +656,7 @@ pub fn parse_duration(v: &str) -> Result<Duration, String> {
     if !(secs.is_finite() && secs >= 0.0) {
         return Err(format!("'{v}' is not a duration"));
     }
-    Ok(Duration::from_secs_f64(secs))
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{v}' is too long a duration"))
 }
 
 /// Parses a byte size: `1048576`, `64KiB`, `16MiB`, `1GiB`, `10M` (binary units; `B` optional).
@@ -683,7 +681,12 @@ pub fn parse_size(v: &str) -> Result<u64, String> {
     if !(n.is_finite() && n >= 0.0) {
         return Err(format!("'{v}' is not a size"));
     }
-    Ok((n * mult as f64) as u64)
+    let bytes = n * mult as f64;
+    // u64::MAX as f64 is 2^64, the first size that does not fit (a cast would saturate silently).
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("'{v}' is too large a size (at most 16EiB)"));
+    }
+    Ok(bytes as u64)
 }
 
 fn split_unit(v: &str) -> (&str, &str) {
@@ -943,6 +946,10 @@ password = "V0"
         assert_eq!(parse_size("1024").unwrap(), 1024);
         assert_eq!(parse_size("1.5GiB").unwrap(), 3 << 29);
         assert!(parse_size("lots").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("18446744073709551616").is_err());
+        assert!(parse_size("16777216TiB").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("7").unwrap(), Duration::from_secs(7));

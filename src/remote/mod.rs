@@ -94,6 +94,13 @@ impl Remote {
         }
         .map_err(|e| err(format!("cannot open {} storage: {e}", config.kind)))?;
         let s = &config.settings;
+        // OpenDAL's `fs` marks every I/O error it does not know as temporary ("Is a directory", "Read-only
+        // file system"), and a local file system gives the same answer again: its requests are not retried.
+        let request_retries = if config.kind == RemoteKind::Fs {
+            0
+        } else {
+            s.retries
+        };
         let mut op = op;
         if let Some(bw) = s.bwlimit {
             let bw = u32::try_from(bw.max(1)).unwrap_or(u32::MAX);
@@ -111,7 +118,7 @@ impl Remote {
             .layer(
                 RetryLayer::new()
                     .with_jitter()
-                    .with_max_times(s.retries)
+                    .with_max_times(request_retries)
                     .with_min_delay(std::time::Duration::from_millis(200))
                     .with_max_delay(std::time::Duration::from_secs(20)),
             )

@@ -32,7 +32,7 @@ pub(crate) struct CopyError {
 impl CopyError {
     fn storage(what: &str, remote: &Remote, e: opendal::Error) -> CopyError {
         CopyError {
-            retryable: e.is_temporary() || e.kind() == opendal::ErrorKind::Unexpected,
+            retryable: worth_retrying(&e),
             message: format!("{what} on remote '{}': {e}", remote.name()),
             cancelled: false,
         }
@@ -208,6 +208,10 @@ impl Copier {
             _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
         };
         check_length(obj, buf.len() as u64)?;
+        if obj.src.etag.is_none() {
+            // One GET of an object store sees one version; a file can change while it is read.
+            self.check_unchanged(obj).await?;
+        }
         let mut hasher = blake3::Hasher::new();
         for chunk in buf.clone() {
             hasher.update(&chunk);
@@ -294,7 +298,9 @@ impl Copier {
                     bar.inc(n);
                     self.progress.add_bytes(n);
                 }
-                check_length(obj, seen)
+                check_length(obj, seen)?;
+                // The stream is many ranged reads: all of them of one version, or the upload is aborted.
+                self.check_unchanged(obj).await
             }
             .await;
             if let Err(e) = pumped {
@@ -368,6 +374,137 @@ impl Copier {
         let cap = self.src.op().info().capability();
         obj.src.etag.as_deref().filter(|_| cap.read_with_if_match)
     }
+
+    /// Fails unless the source object is still the version listed when the object started: the same size,
+    /// and the same ETag where the store has one, else the same modification time (`fs`). Called after
+    /// reads, so that bytes read from two versions are never put together: a read that began on the
+    /// listed version and a stat after it that still sees that version mean the read saw only it.
+    pub(super) async fn check_unchanged(&self, obj: &PlannedObject) -> Result<(), CopyError> {
+        let changed = |now: String| CopyError {
+            message: format!(
+                "'{}' changed on remote '{}' while it was copied ({now}); it is not copied, and the next run \
+                 copies the new version",
+                obj.src.key,
+                self.src.name()
+            ),
+            retryable: false,
+            cancelled: false,
+        };
+        let meta = match self.src.op().stat(&obj.src.key).await {
+            Ok(m) => m,
+            Err(e) if e.kind() == opendal::ErrorKind::NotFound => {
+                return Err(changed("it was removed".into()));
+            }
+            Err(e) => {
+                return Err(CopyError::storage(
+                    &format!("checking '{}'", obj.src.key),
+                    &self.src,
+                    e,
+                ));
+            }
+        };
+        if meta.content_length() != obj.src.size {
+            return Err(changed(format!(
+                "{} bytes now, {} when listed",
+                meta.content_length(),
+                obj.src.size
+            )));
+        }
+        match (&obj.src.etag, super::plan::clean_etag(&meta)) {
+            (Some(listed), Some(now)) if *listed != now => {
+                return Err(changed(format!("ETag {now}, {listed} when listed")));
+            }
+            (Some(_), Some(_)) => {}
+            _ => {
+                let now = super::plan::metadata_mtime(&meta);
+                // A listing and a HEAD may give the time at different precisions (milliseconds, seconds);
+                // a local file system gives the same nanoseconds to both.
+                let exact = self.src.config().kind == crate::config::RemoteKind::Fs;
+                if obj.src.mtime.is_some()
+                    && !same_time(now.as_deref(), obj.src.mtime.as_deref(), exact)
+                {
+                    return Err(changed(format!(
+                        "modified {}, {} when listed",
+                        now.unwrap_or_default(),
+                        obj.src.mtime.as_deref().unwrap_or_default()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether another attempt at what failed with `e` can succeed: an error OpenDAL marks temporary, or one it
+/// retried until it gave up (persistent), unless the cause is a local file system's answer that no retry
+/// changes. OpenDAL's `fs` marks every I/O error it does not know as temporary, "Is a directory" and
+/// "Read-only file system" included.
+pub(super) fn worth_retrying(e: &opendal::Error) -> bool {
+    use opendal::ErrorKind as K;
+    if matches!(
+        e.kind(),
+        K::NotFound
+            | K::PermissionDenied
+            | K::IsADirectory
+            | K::NotADirectory
+            | K::AlreadyExists
+            | K::ConditionNotMatch
+            | K::ConfigInvalid
+            | K::Unsupported
+            | K::IsSameFile
+    ) || io_cause(e).is_some_and(|k| !io_retryable(k))
+    {
+        return false;
+    }
+    e.is_temporary() || e.is_persistent()
+}
+
+/// The kind of the first I/O error in `e`'s chain of causes.
+fn io_cause(e: &opendal::Error) -> Option<std::io::ErrorKind> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            return Some(io.kind());
+        }
+        cause = c.source();
+    }
+    None
+}
+
+/// I/O errors that can pass: a connection or a device that may come back. A file system that says a path
+/// is a folder, is read-only or full, or denies access, says it again.
+pub(crate) fn io_retryable(kind: std::io::ErrorKind) -> bool {
+    use std::io::ErrorKind as K;
+    !matches!(
+        kind,
+        K::NotFound
+            | K::PermissionDenied
+            | K::AlreadyExists
+            | K::IsADirectory
+            | K::NotADirectory
+            | K::DirectoryNotEmpty
+            | K::ReadOnlyFilesystem
+            | K::StorageFull
+            | K::QuotaExceeded
+            | K::FileTooLarge
+            | K::InvalidFilename
+            | K::InvalidInput
+            | K::Unsupported
+            | K::CrossesDevices
+            | K::TooManyLinks
+    )
+}
+
+/// Whether two RFC 3339 times are the same: exactly, or to the second.
+fn same_time(a: Option<&str>, b: Option<&str>, exact: bool) -> bool {
+    if exact || a == b {
+        return a == b;
+    }
+    let secs = |t: Option<&str>| {
+        t.and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.timestamp())
+    };
+    secs(a).is_some() && secs(a) == secs(b)
 }
 
 fn check_length(obj: &PlannedObject, got: u64) -> Result<(), CopyError> {
@@ -425,4 +562,44 @@ pub(crate) async fn hash_object(
         }
     }
     Ok(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opendal::{Error, ErrorKind};
+
+    fn io(kind: std::io::ErrorKind) -> Error {
+        // As OpenDAL's `fs` builds it: an I/O error it does not know is Unexpected and temporary.
+        Error::new(ErrorKind::Unexpected, "io")
+            .set_source(std::io::Error::from(kind))
+            .set_temporary()
+    }
+
+    #[test]
+    fn only_errors_that_can_pass_are_retried() {
+        use std::io::ErrorKind as K;
+        for kind in [
+            K::IsADirectory,
+            K::ReadOnlyFilesystem,
+            K::PermissionDenied,
+            K::StorageFull,
+        ] {
+            assert!(!worth_retrying(&io(kind)), "{kind:?}");
+            // Given up on by OpenDAL's retry layer, still not worth another go.
+            assert!(!worth_retrying(&io(kind).set_persistent()), "{kind:?}");
+        }
+        assert!(worth_retrying(&io(K::ConnectionReset)));
+        assert!(worth_retrying(&io(K::ConnectionReset).set_persistent()));
+        assert!(!worth_retrying(&Error::new(
+            ErrorKind::Unexpected,
+            "400 bad request"
+        )));
+        assert!(!worth_retrying(
+            &Error::new(ErrorKind::PermissionDenied, "403").set_temporary()
+        ));
+        assert!(worth_retrying(
+            &Error::new(ErrorKind::Unexpected, "503").set_temporary()
+        ));
+    }
 }

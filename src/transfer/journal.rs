@@ -6,9 +6,15 @@
 //! - a part of such an upload that has landed (its number, the server's tag and its BLAKE3 chaining value).
 //!
 //! It is removed when the transfer completes.
+//!
+//! One run at a time: a run holds an OS lock on its journal for as long as it runs (the kernel drops it when
+//! the process ends, kill -9 included), so a second run of the same transfer, or `mbx cleanup`, can tell
+//! that the uploads it names are live. Journals hold keys and upload ids: they are created `0600` in a
+//! `0700` folder.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -23,6 +29,19 @@ pub struct JournalHeader {
     pub dst_remote: String,
     /// The destination store (kind, endpoint, bucket), to tell a renamed remote.
     pub dst_location: String,
+    /// The destination tree's root on that remote (absent from journals of older versions), so that
+    /// `mbx cleanup REMOTE:PREFIX` touches only the journals of transfers under `PREFIX`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_root: Option<String>,
+}
+
+/// The run that holds a journal: who to name when another run finds it locked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Its process id.
+    pub pid: u32,
+    /// When it started (RFC 3339).
+    pub started: String,
 }
 
 /// A resumable upload of one object, as started.
@@ -67,6 +86,7 @@ enum Record {
     Header { transfer: JournalHeader },
     Upload { upload: UploadRecord },
     Part { part: PartRecord },
+    Run { run: RunRecord },
     Done(ManifestEntry),
 }
 
@@ -82,6 +102,7 @@ pub struct UploadState {
 #[derive(Default)]
 struct State {
     header: Option<JournalHeader>,
+    run: Option<RunRecord>,
     done: HashMap<String, ManifestEntry>,
     uploads: HashMap<String, UploadState>,
 }
@@ -90,6 +111,7 @@ impl State {
     fn apply(&mut self, record: Record) {
         match record {
             Record::Header { transfer } => self.header = Some(transfer),
+            Record::Run { run } => self.run = Some(run),
             Record::Done(entry) => {
                 self.uploads.remove(&entry.key);
                 self.done.insert(entry.key.clone(), entry);
@@ -124,22 +146,19 @@ pub struct Journal {
 
 impl Journal {
     /// Opens (or creates) the journal for the transfer named by `identity`, under `state_dir/journals/`,
-    /// and loads what earlier runs recorded. A torn last line (a crash mid-write) is ignored.
+    /// takes its lock, and loads what earlier runs recorded. A torn last line (a crash mid-write) is
+    /// ignored. Fails with [`OpenError::Busy`] while another run holds it.
     pub fn open(
         state_dir: &Path,
         identity: &str,
         header: JournalHeader,
-    ) -> std::io::Result<Journal> {
+    ) -> Result<Journal, OpenError> {
         let dir = journals_dir(state_dir);
-        std::fs::create_dir_all(&dir)?;
+        private_dir(&dir)?;
         let name = blake3::hash(identity.as_bytes()).to_hex();
         let path = dir.join(format!("{}.jsonl", &name[..24]));
+        let mut file = lock_journal(&path)?;
         let state = load(&path);
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(&path)?;
         // End a torn last line, so the next record starts on a line of its own.
         let len = file.metadata()?.len();
         if len > 0 {
@@ -159,6 +178,12 @@ impl Journal {
         if journal.lock_state()?.header.as_ref() != Some(&header) {
             journal.append(Record::Header { transfer: header })?;
         }
+        journal.append(Record::Run {
+            run: RunRecord {
+                pid: std::process::id(),
+                started: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            },
+        })?;
         Ok(journal)
     }
 
@@ -235,10 +260,133 @@ impl Journal {
     }
 }
 
+/// A journal could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Another run of the same transfer holds it.
+    #[error("{}", busy_message(path, run.as_ref()))]
+    Busy {
+        /// The journal.
+        path: PathBuf,
+        /// The run holding it, as it recorded itself.
+        run: Option<RunRecord>,
+    },
+    /// Reading or writing it failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+fn busy_message(path: &Path, run: Option<&RunRecord>) -> String {
+    let who = match run {
+        Some(r) => format!("mbx process {} (started {})", r.pid, r.started),
+        None => "another mbx process".to_string(),
+    };
+    format!(
+        "{who} is running this same transfer (it holds the journal {}); two runs would write the same \
+         uploads. Wait for it to finish, or stop it, then run again",
+        path.display()
+    )
+}
+
+/// Creates `dir` (and its missing parents) readable by the user only, and makes `dir` itself `0700`.
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
+/// Tries at taking a journal's lock, 50 ms apart, before another run is said to hold it.
+const BUSY_ATTEMPTS: u32 = 10;
+
+/// Opens the journal at `path` (created `0600`) and takes its exclusive lock without waiting. The lock is
+/// on the open file: if a finishing run removed the path between our open and our lock, the file we locked
+/// is no longer the journal, so open the path again.
+fn lock_journal(path: &Path) -> Result<std::fs::File, OpenError> {
+    loop {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .read(true)
+            .mode(0o600)
+            .open(path)?;
+        // `mbx cleanup` takes a journal's lock for a moment to see whether a run holds it: wait that out.
+        let mut attempts = 0;
+        loop {
+            match file.try_lock() {
+                Ok(()) => break,
+                Err(std::fs::TryLockError::WouldBlock) if attempts < BUSY_ATTEMPTS => {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(OpenError::Busy {
+                        path: path.to_path_buf(),
+                        run: load(path).run,
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+            }
+        }
+        let ours = file.metadata()?;
+        match std::fs::metadata(path) {
+            Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                return Ok(file);
+            }
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The run holding the journal at `path`, if one does (its lock is taken); `None` when no run holds it.
+pub fn held_by(path: &Path) -> Option<Option<RunRecord>> {
+    match claim(path) {
+        Ok(Claim::Held(run)) => Some(run),
+        _ => None,
+    }
+}
+
+/// A journal claimed by `mbx cleanup`, or found held by a live run.
+pub enum Claim {
+    /// Locked by us until dropped: no run can start on it meanwhile.
+    Ours {
+        /// The open journal whose lock we hold.
+        _lock: std::fs::File,
+    },
+    /// A live run holds it.
+    Held(Option<RunRecord>),
+    /// It is gone.
+    Gone,
+}
+
+/// Takes the lock of the journal at `path` without waiting, for as long as the returned claim lives.
+pub fn claim(path: &Path) -> std::io::Result<Claim> {
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Claim::Gone),
+        Err(e) => return Err(e),
+    };
+    match file.try_lock() {
+        Ok(()) => Ok(Claim::Ours { _lock: file }),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(Claim::Held(load(path).run)),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
 /// A journal read back without opening it for writing (for `mbx cleanup`).
 pub struct JournalContents {
     /// Where it is.
     pub path: PathBuf,
+    /// The live run holding it, if any (then nothing it names may be touched).
+    pub held_by: Option<Option<RunRecord>>,
     /// Its destination, if recorded.
     pub header: Option<JournalHeader>,
     /// Uploads started and not finished.
@@ -262,6 +410,7 @@ pub fn list_journals(state_dir: &Path) -> std::io::Result<Vec<JournalContents>> 
         }
         let state = load(&path);
         out.push(JournalContents {
+            held_by: held_by(&path),
             modified: std::fs::metadata(&path).and_then(|m| m.modified()).ok(),
             header: state.header,
             unfinished: state.uploads.into_values().map(|u| u.upload).collect(),
@@ -327,6 +476,7 @@ mod tests {
         let h = JournalHeader {
             dst_remote: "b".into(),
             dst_location: "fs:/b".into(),
+            dst_root: Some("t/".into()),
         };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         j.record(&e).unwrap();
@@ -363,6 +513,7 @@ mod tests {
         let h = JournalHeader {
             dst_remote: "b".into(),
             dst_location: "s3:x".into(),
+            dst_root: Some("t/".into()),
         };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         let up = |id: &str| UploadRecord {
@@ -406,5 +557,45 @@ mod tests {
         j.record(&done).unwrap();
         assert!(j.upload("big").is_none());
         assert!(j.unfinished_uploads().is_empty());
+    }
+
+    #[test]
+    fn one_run_at_a_time_holds_a_journal_readable_by_the_user_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let h = JournalHeader {
+            dst_remote: "b".into(),
+            dst_location: "fs:/b".into(),
+            dst_root: Some(String::new()),
+        };
+        let first = Journal::open(&state, "x", h.clone()).unwrap();
+        let path = first.path().to_path_buf();
+        let second = Journal::open(&state, "x", h.clone());
+        let Err(OpenError::Busy { run, .. }) = second else {
+            panic!("a second run opened a journal that the first holds");
+        };
+        assert_eq!(run.map(|r| r.pid), Some(std::process::id()));
+        let message = OpenError::Busy {
+            path: path.clone(),
+            run: load(&path).run,
+        }
+        .to_string();
+        assert!(
+            message.contains(&format!("process {}", std::process::id())),
+            "{message}"
+        );
+        assert!(held_by(&path).is_some());
+        assert!(matches!(claim(&path).unwrap(), Claim::Held(_)));
+        // Another transfer's journal is free.
+        assert!(Journal::open(&state, "y", h.clone()).is_ok());
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&journals_dir(&state)), 0o700);
+        assert_eq!(mode(&state), 0o700);
+        drop(first);
+        assert!(held_by(&path).is_none());
+        let again = Journal::open(&state, "x", h).unwrap();
+        assert!(matches!(claim(&path).unwrap(), Claim::Held(_)));
+        drop(again);
     }
 }

@@ -36,6 +36,17 @@ pub struct ManifestEntry {
     pub src_mtime: Option<String>,
 }
 
+/// Why a manifest could not be read.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ManifestError {
+    /// Not a manifest: truncated or overwritten.
+    #[error("{0}")]
+    Damaged(String),
+    /// Written by a newer mbx.
+    #[error("{0}")]
+    Newer(String),
+}
+
 /// A tree's manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -65,14 +76,14 @@ impl Manifest {
     }
 
     /// Parses a manifest.
-    pub fn from_json(bytes: &[u8]) -> Result<Manifest, String> {
-        let m: Manifest =
-            serde_json::from_slice(bytes).map_err(|e| format!("not an mbx manifest: {e}"))?;
+    pub fn from_json(bytes: &[u8]) -> Result<Manifest, ManifestError> {
+        let m: Manifest = serde_json::from_slice(bytes)
+            .map_err(|e| ManifestError::Damaged(format!("not an mbx manifest: {e}")))?;
         if m.format != 1 {
-            return Err(format!(
+            return Err(ManifestError::Newer(format!(
                 "manifest format {} is newer than this mbx understands (1); upgrade mbx",
                 m.format
-            ));
+            )));
         }
         Ok(m)
     }

@@ -25,9 +25,9 @@ use journal::{Journal, JournalHeader};
 use plan::Action;
 pub use plan::{Links, SkippedLink, SourceObject, list_local, list_tree};
 
-pub use cleanup::{CleanedUpload, CleanupReport, cleanup_journals, cleanup_remote};
+pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, cleanup_remote};
 pub use journal::default_state_dir;
-pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry};
+pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry, ManifestError};
 pub use progress::{Progress, ProgressMode};
 pub use verify::{Mismatch, VerifyReport, verify_tree};
 
@@ -64,6 +64,21 @@ pub enum TransferError {
         "no manifest at {0}/{MANIFEST_KEY}: only trees written by mbx (transfer or create) can be verified"
     )]
     NoManifest(String),
+    /// A manifest that is not one (truncated, overwritten): it vouches for nothing.
+    #[error(
+        "the manifest {at} is damaged ({why}), so it vouches for nothing. Run the transfer that wrote this \
+         tree again with --verify: it checks every object against its source, copies what differs, and writes \
+         the manifest again"
+    )]
+    DamagedManifest {
+        /// Where it is, `remote:key`.
+        at: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// Another run of the same transfer is running (it holds the journal); nothing was done.
+    #[error("{0}")]
+    Busy(String),
     /// The local journal could not be used.
     #[error("journal {path} (set MBX_STATE_DIR to a writable folder)")]
     Journal {
@@ -83,6 +98,7 @@ impl TransferError {
                 | TransferError::NothingToCopy(_)
                 | TransferError::Overlap { .. }
                 | TransferError::NoManifest(_)
+                | TransferError::Busy(_)
         )
     }
 }
@@ -155,7 +171,11 @@ impl TransferOptions {
         if size <= self.part_size {
             size
         } else {
-            self.part_size_for(size) * (self.parts_in_flight + self.read_ahead + 1) as u64
+            self.part_size_for(size).saturating_mul(
+                self.parts_in_flight
+                    .saturating_add(self.read_ahead)
+                    .saturating_add(1) as u64,
+            )
         }
     }
 }
@@ -467,15 +487,17 @@ async fn execute(
         let header = JournalHeader {
             dst_remote: dst.name().to_string(),
             dst_location: dst.config().location(),
+            dst_root: Some(ends.dst_root.clone()),
         };
-        Some(Arc::new(
-            Journal::open(&options.state_dir, &identity, header).map_err(|source| {
-                TransferError::Journal {
+        let journal =
+            Journal::open(&options.state_dir, &identity, header).map_err(|e| match e {
+                journal::OpenError::Busy { .. } => TransferError::Busy(e.to_string()),
+                journal::OpenError::Io(source) => TransferError::Journal {
                     path: options.state_dir.clone(),
                     source,
-                }
-            })?,
-        ))
+                },
+            })?;
+        Some(Arc::new(journal))
     };
     let planned = plan::plan(
         src,
@@ -595,12 +617,27 @@ async fn execute(
             path: options.state_dir.clone(),
             source,
         })?;
+        remove_stale_files(dst, &progress).await;
     }
     progress.finish();
     summary.seconds = progress.elapsed().as_secs_f64();
     let manifest =
         complete.then(|| Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries));
     Ok((summary, manifest))
+}
+
+/// After a run that completed: what killed runs left at the destination besides uploads (on `fs`, temporary
+/// files), from before this run started, so that no live writer's file is taken.
+async fn remove_stale_files(dst: &Remote, progress: &Progress) {
+    let Some(uploads) = dst.uploads() else {
+        return;
+    };
+    let started = std::time::SystemTime::now()
+        .checked_sub(progress.elapsed())
+        .unwrap_or(std::time::UNIX_EPOCH);
+    if let Err(e) = uploads.remove_stale_files(started).await {
+        progress.note(&format!("could not remove stale temporary files: {e}"));
+    }
 }
 
 #[cfg(test)]

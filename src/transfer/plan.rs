@@ -11,6 +11,7 @@ use super::TransferError;
 use super::journal::Journal;
 use super::manifest::{
     MANIFEST_KEY, MBX_DIR, META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, Manifest, ManifestEntry,
+    ManifestError,
 };
 use crate::config::RemoteKind;
 use crate::remote::{Remote, RemotePath, join_key};
@@ -61,11 +62,11 @@ pub(crate) struct Endpoints {
     pub single: bool,
 }
 
-fn metadata_mtime(m: &Metadata) -> Option<String> {
+pub(super) fn metadata_mtime(m: &Metadata) -> Option<String> {
     m.last_modified().map(|t| t.to_string())
 }
 
-fn clean_etag(m: &Metadata) -> Option<String> {
+pub(super) fn clean_etag(m: &Metadata) -> Option<String> {
     m.etag()
         .map(|e| e.trim_matches('"').to_string())
         .filter(|e| !e.is_empty())
@@ -420,19 +421,42 @@ pub(crate) async fn read_manifest(
 ) -> Result<Option<Manifest>, TransferError> {
     let key = join_key(root, MANIFEST_KEY);
     match remote.op().read(&key).await {
-        Ok(buf) => {
-            Manifest::from_json(&buf.to_vec())
-                .map(Some)
-                .map_err(|m| TransferError::Remote {
+        Ok(buf) => Manifest::from_json(&buf.to_vec())
+            .map(Some)
+            .map_err(|e| match e {
+                ManifestError::Damaged(why) => TransferError::DamagedManifest {
+                    at: format!("{}:{key}", remote.name()),
+                    why,
+                },
+                ManifestError::Newer(message) => TransferError::Remote {
                     remote: remote.name().to_string(),
-                    message: format!("'{key}': {m}"),
-                })
-        }
+                    message: format!("'{key}': {message}"),
+                },
+            }),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
         Err(e) => Err(TransferError::Remote {
             remote: remote.name().to_string(),
             message: format!("reading '{key}': {e}"),
         }),
+    }
+}
+
+/// Like [`read_manifest`], for a manifest that only saves work (a transfer's source and destination): a
+/// damaged one vouches for nothing and is passed over with a warning; the run then checks each object
+/// itself and, at the destination, writes the manifest again when it completes.
+async fn read_manifest_if_sound(
+    remote: &Remote,
+    root: &str,
+) -> Result<Option<Manifest>, TransferError> {
+    match read_manifest(remote, root).await {
+        Err(TransferError::DamagedManifest { at, why }) => {
+            tracing::warn!(
+                "the manifest {at} is damaged ({why}): not trusting it; every object is checked, and the \
+                 destination's manifest is written again when the transfer completes"
+            );
+            Ok(None)
+        }
+        other => other,
     }
 }
 
@@ -475,7 +499,7 @@ pub(crate) async fn plan(
     let source_manifest = if ends.single {
         None
     } else {
-        read_manifest(src, &ends.src_root).await?
+        read_manifest_if_sound(src, &ends.src_root).await?
     };
     let expected: HashMap<String, ManifestEntry> = source_manifest
         .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
@@ -484,7 +508,7 @@ pub(crate) async fn plan(
     let landed: HashMap<String, ManifestEntry> = if ends.single {
         HashMap::new()
     } else {
-        read_manifest(dst, &ends.dst_root)
+        read_manifest_if_sound(dst, &ends.dst_root)
             .await?
             .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
             .unwrap_or_default()

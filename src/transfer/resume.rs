@@ -80,8 +80,9 @@ impl Copier {
             if let Some(hash) = self.already_completed(obj, part_size, &resumed).await {
                 return Ok(hash);
             }
-            let _ = uploads.abort(&obj.dst_key, &resumed.upload_id).await;
-            journal.forget_upload(&obj.src.rel);
+            let _ = self
+                .abandon(obj, uploads, journal, &obj.dst_key, &resumed.upload_id)
+                .await;
             resumed = self.begin(obj, uploads, journal, part_size).await?;
         }
         let upload_id = resumed.upload_id.clone();
@@ -137,8 +138,9 @@ impl Copier {
             self.progress.sub_bytes(sent + resumed_bytes);
             if !e.retryable && !e.cancelled {
                 // The source changed or cannot be read as listed: this upload can never complete.
-                let _ = uploads.abort(&obj.dst_key, &upload_id).await;
-                journal.forget_upload(&obj.src.rel);
+                let _ = self
+                    .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
+                    .await;
             }
             return Err(e);
         }
@@ -147,8 +149,9 @@ impl Copier {
             && *expected != hash.to_hex().as_str()
         {
             // Never complete an upload whose content differs from what the source vouches for.
-            let _ = uploads.abort(&obj.dst_key, &upload_id).await;
-            journal.forget_upload(&obj.src.rel);
+            let _ = self
+                .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
+                .await;
             self.progress.sub_bytes(sent + resumed_bytes);
             return Err(CopyError {
                 message: format!(
@@ -172,7 +175,7 @@ impl Copier {
             .unwrap_or_default();
         let complete = || async {
             uploads
-                .complete(&obj.dst_key, &upload_id, &parts, size, &metadata)
+                .complete(&obj.dst_key, &upload_id, &parts, (size, hash), &metadata)
                 .await
         };
         let completed = complete
@@ -184,6 +187,13 @@ impl Copier {
             // upload is gone): the object made of exactly these parts tells that apart.
             if self.cancel.is_cancelled() || !self.holds_object_of(obj, &landed, false).await {
                 self.progress.sub_bytes(sent + resumed_bytes);
+                if e.gone && !self.cancel.is_cancelled() {
+                    // The upload can never complete (gone, or on `fs` a partial file that is not what the
+                    // parts wrote): the object's next attempt starts a new one.
+                    let _ = self
+                        .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
+                        .await;
+                }
                 return Err(CopyError::upload(e));
             }
         }
@@ -219,7 +229,7 @@ impl Copier {
                 let none_listed = match &on_server {
                     Landed::Gone => true,
                     Landed::Parts(listed) => listed.is_empty(),
-                    Landed::Unlisted { .. } => false,
+                    Landed::Unlisted { .. } | Landed::Untrusted { .. } => false,
                 };
                 if none_listed && state.parts.len() == parts_total {
                     return Ok(Resumed {
@@ -232,6 +242,22 @@ impl Copier {
                     Landed::Gone => {
                         // Aborted or expired: start again.
                         journal.forget_upload(&obj.src.rel);
+                        return self.begin(obj, uploads, journal, part_size).await;
+                    }
+                    Landed::Untrusted { why } => {
+                        self.progress.note(&format!(
+                            "note: {why}, so its landed parts cannot be trusted; '{}' starts again from byte 0",
+                            obj.dst_key
+                        ));
+                        if let Err(e) = self
+                            .abandon(obj, uploads, journal, &obj.dst_key, &u.upload_id)
+                            .await
+                        {
+                            self.progress.note(&format!(
+                                "could not abort the old upload of '{}': {e}",
+                                obj.dst_key
+                            ));
+                        }
                         return self.begin(obj, uploads, journal, part_size).await;
                     }
                     Landed::Parts(listed) => {
@@ -260,10 +286,26 @@ impl Copier {
                 });
             }
             // The source changed (or the settings did): the old parts can never be used.
-            let _ = uploads.abort(&u.dst_key, &u.upload_id).await;
-            journal.forget_upload(&obj.src.rel);
+            let _ = self
+                .abandon(obj, uploads, journal, &u.dst_key, &u.upload_id)
+                .await;
         }
         self.begin(obj, uploads, journal, part_size).await
+    }
+
+    /// Gives up on an upload that can never complete: aborts it on the server and forgets it in the journal,
+    /// so that the object's next attempt starts a new one.
+    async fn abandon(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        journal: &Journal,
+        dst_key: &str,
+        upload_id: &str,
+    ) -> Result<(), UploadError> {
+        let aborted = uploads.abort(dst_key, upload_id).await;
+        journal.forget_upload(&obj.src.rel);
+        aborted
     }
 
     /// Starts a new upload and journals it.
@@ -440,6 +482,9 @@ impl Copier {
                 cancelled: false,
             });
         }
+        // Not every store honours If-Match (s3s-fs ignores it) and `fs` has no ETag: a part read is only
+        // used when the source is still the version the object started with.
+        self.check_unchanged(obj).await?;
         Ok(buf)
     }
 

@@ -52,6 +52,12 @@ pub enum Landed {
         /// Bytes the partial object holds.
         len: u64,
     },
+    /// The server lists parts without what it takes to trust them (s3s-fs lists no ETags): the upload
+    /// cannot be continued, so the object starts again.
+    Untrusted {
+        /// What the listing lacks.
+        why: String,
+    },
 }
 
 /// An unfinished upload found on a server.
@@ -147,17 +153,15 @@ impl ResumableUploads {
     ) -> Result<String, UploadError> {
         match &*self.backend {
             Backend::S3(b) => b.begin(key, metadata).await,
-            Backend::Azblob(_) | Backend::Fs(_) => Ok(http::new_upload_token()),
+            Backend::Azblob(_) => Ok(http::new_upload_token()),
+            Backend::Fs(b) => b.begin(key).await,
         }
     }
 
     /// What the server holds of the upload.
     pub async fn landed(&self, key: &str, upload_id: &str) -> Result<Landed, UploadError> {
         Ok(match &*self.backend {
-            Backend::S3(b) => match b.landed(key, upload_id).await? {
-                Some(parts) => Landed::Parts(parts),
-                None => Landed::Gone,
-            },
+            Backend::S3(b) => b.landed(key, upload_id).await?,
             Backend::Azblob(b) => Landed::Parts(b.landed(key, upload_id).await?),
             Backend::Fs(b) => match b.landed(upload_id).await? {
                 Some(len) => Landed::Unlisted { len },
@@ -191,20 +195,21 @@ impl ResumableUploads {
         }
     }
 
-    /// Makes the object out of `parts` (every part, in order). `metadata` is used where the service takes
-    /// it at the end.
+    /// Makes the object out of `parts` (every part, in order), which together are `size` bytes with the
+    /// BLAKE3 `hash`. `metadata` is used where the service takes it at the end. On `fs`, where any process
+    /// can write to the partial file, its size and hash are checked before it lands.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[LandedPart],
-        size: u64,
+        (size, hash): (u64, blake3::Hash),
         metadata: &HashMap<String, String>,
     ) -> Result<(), UploadError> {
         match &*self.backend {
             Backend::S3(b) => b.complete(key, upload_id, parts).await,
             Backend::Azblob(b) => b.complete(key, upload_id, parts, metadata).await,
-            Backend::Fs(b) => b.complete(key, upload_id, size).await,
+            Backend::Fs(b) => b.complete(key, upload_id, size, hash).await,
         }
     }
 
@@ -217,6 +222,18 @@ impl ResumableUploads {
         }
     }
 
+    /// Removes what killed writers left besides uploads, last written before `before` (on `fs`, the
+    /// temporary files of small objects); the number removed.
+    pub async fn remove_stale_files(
+        &self,
+        before: std::time::SystemTime,
+    ) -> Result<usize, UploadError> {
+        match &*self.backend {
+            Backend::Fs(b) => b.remove_stale_tmp(before).await,
+            Backend::S3(_) | Backend::Azblob(_) => Ok(0),
+        }
+    }
+
     /// Unfinished uploads under `prefix`, where the service can list them (S3; `fs` partial files).
     pub async fn list_incomplete(
         &self,
@@ -224,10 +241,15 @@ impl ResumableUploads {
     ) -> Result<Option<Vec<IncompleteUpload>>, UploadError> {
         match &*self.backend {
             Backend::S3(b) => b.list_incomplete(prefix).await.map(Some),
-            Backend::Fs(b) => b.list_incomplete().await.map(Some),
+            Backend::Fs(b) => b.list_incomplete(prefix).await.map(Some),
             Backend::Azblob(_) => Ok(None),
         }
     }
+}
+
+/// Whether `key` is under `prefix` (a plain string prefix, as S3's ListMultipartUploads has it).
+fn under_prefix(key: &str, prefix: &str) -> bool {
+    key.starts_with(prefix.trim_start_matches('/'))
 }
 
 /// The remote's `root` option as a key prefix: without its slashes.

@@ -17,7 +17,7 @@ use super::http::{
     Answer, BandwidthLimit, Http, ReqwestSend, encode_path, encode_query, error_code,
     retryable_status, xml_escape,
 };
-use super::{IncompleteUpload, LandedPart, UploadError, absolute_key, relative_key};
+use super::{IncompleteUpload, Landed, LandedPart, UploadError, absolute_key, relative_key};
 use crate::config::RemoteConfig;
 
 /// A CompleteMultipartUpload of many parts can take the server a while.
@@ -199,11 +199,7 @@ impl S3Uploads {
         Ok(LandedPart { number, etag, size })
     }
 
-    pub(super) async fn landed(
-        &self,
-        key: &str,
-        upload_id: &str,
-    ) -> Result<Option<Vec<LandedPart>>, UploadError> {
+    pub(super) async fn landed(&self, key: &str, upload_id: &str) -> Result<Landed, UploadError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "PascalCase")]
         struct ListParts {
@@ -218,8 +214,8 @@ impl S3Uploads {
         struct Part {
             part_number: u32,
             #[serde(rename = "ETag")]
-            etag: String,
-            size: u64,
+            etag: Option<String>,
+            size: Option<u64>,
         }
         let what = format!("listing the parts of '{key}'");
         let mut out = Vec::new();
@@ -243,22 +239,33 @@ impl S3Uploads {
                 )
                 .await
             {
-                Err(e) if e.gone => return Ok(None),
+                Err(e) if e.gone => return Ok(Landed::Gone),
                 other => other?,
             };
             let page: ListParts = quick_xml::de::from_reader(body.body.as_ref())
                 .map_err(|e| UploadError::new(format!("{what}: unreadable answer: {e}"), true))?;
-            out.extend(page.part.into_iter().map(|p| LandedPart {
-                number: p.part_number,
-                etag: p.etag,
-                size: p.size,
-            }));
+            for p in page.part {
+                // Without its ETag and size, a listed part cannot be told from another upload's.
+                let (Some(etag), Some(size)) = (p.etag.filter(|e| !e.is_empty()), p.size) else {
+                    return Ok(Landed::Untrusted {
+                        why: format!(
+                            "remote '{}' lists part {} of '{key}' without its ETag or size",
+                            self.http.remote, p.part_number
+                        ),
+                    });
+                };
+                out.push(LandedPart {
+                    number: p.part_number,
+                    etag,
+                    size,
+                });
+            }
             match page.next_part_number_marker {
                 Some(next) if page.is_truncated && next > marker => marker = next,
                 _ => break,
             }
         }
-        Ok(Some(out))
+        Ok(Landed::Parts(out))
     }
 
     pub(super) async fn complete(
