@@ -112,11 +112,12 @@ pub async fn restore_backup(
             site.milvus.address
         ),
     )
-    .map_err(|e| {
-        MilvusError::Data(format!(
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock => MilvusError::BadInput(e.to_string()),
+        _ => MilvusError::Data(format!(
             "restore journal in {}: {e}",
             options.transfer.state_dir.display()
-        ))
+        )),
     })?;
     let run = Run {
         site,
@@ -1267,39 +1268,61 @@ struct RestoreJournal {
 }
 
 impl RestoreJournal {
+    /// Opens (creating it, `0600` in a `0700` folder: it names the backup and the Milvus) and locks the journal
+    /// of one restore; a second run of the same restore finds it locked and gets `WouldBlock`.
     fn open(state_dir: &std::path::Path, identity: &str) -> std::io::Result<RestoreJournal> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         let dir = state_dir.join("restores");
-        std::fs::create_dir_all(&dir)?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
         let path = dir.join(format!(
             "{}.jsonl",
             &blake3::hash(identity.as_bytes()).to_hex()[..24]
         ));
-        let (mut created, mut imported) = (HashSet::new(), HashSet::new());
-        let mut started = std::collections::HashMap::new();
-        if let Ok(f) = std::fs::File::open(&path) {
-            for line in std::io::BufReader::new(f).lines().map_while(Result::ok) {
-                match serde_json::from_str(&line) {
-                    Ok(JournalLine::Created { collection }) => {
-                        created.insert(collection);
-                    }
-                    Ok(JournalLine::Imported { collection, dir }) => {
-                        imported.insert((collection, dir));
-                    }
-                    Ok(JournalLine::Started {
-                        collection,
-                        dir,
-                        tasks,
-                    }) => {
-                        started.insert((collection, dir), tasks);
-                    }
-                    Err(_) => {}
-                }
-            }
-        }
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .read(true)
+            .mode(0o600)
             .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::WouldBlock,
+                    format!(
+                        "another mbx is running this same restore (it holds {}); wait for it, or stop it, \
+                         then run again",
+                        path.display()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let (mut created, mut imported) = (HashSet::new(), HashSet::new());
+        let mut started = std::collections::HashMap::new();
+        for line in std::io::BufReader::new(&file).lines().map_while(Result::ok) {
+            match serde_json::from_str(&line) {
+                Ok(JournalLine::Created { collection }) => {
+                    created.insert(collection);
+                }
+                Ok(JournalLine::Imported { collection, dir }) => {
+                    imported.insert((collection, dir));
+                }
+                Ok(JournalLine::Started {
+                    collection,
+                    dir,
+                    tasks,
+                }) => {
+                    started.insert((collection, dir), tasks);
+                }
+                Err(_) => {}
+            }
+        }
         Ok(RestoreJournal {
             path,
             file: std::sync::Mutex::new(file),
@@ -1674,5 +1697,28 @@ mod tests {
             (late.field_id, late.name.as_str(), late.nullable),
             (105, "late", true)
         );
+    }
+
+    #[test]
+    fn one_restore_at_a_time_and_its_journal_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let state = tempfile::tempdir().unwrap();
+        let first = RestoreJournal::open(state.path(), "a\nbackup/b/\nmilvus").unwrap();
+        first.record(&JournalLine::Created {
+            collection: "default.c".into(),
+        });
+        let e = RestoreJournal::open(state.path(), "a\nbackup/b/\nmilvus")
+            .err()
+            .unwrap();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+        assert!(e.to_string().contains("same restore"), "{e}");
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&first.path), 0o600);
+        assert_eq!(mode(&state.path().join("restores")), 0o700);
+        let path = first.path.clone();
+        drop(first);
+        let again = RestoreJournal::open(state.path(), "a\nbackup/b/\nmilvus").unwrap();
+        assert!(again.created("default.c"));
+        assert_eq!(again.path, path);
     }
 }
