@@ -27,6 +27,11 @@ pub struct MilvusSettings {
     pub backup_root: String,
     /// The remote that is Milvus's own bucket, when backups live in another one.
     pub storage_remote: Option<String>,
+    /// Milvus's management HTTP endpoint (`http://host:9091`), for pausing its garbage collection during a
+    /// backup; `None`: the gRPC host on port 9091.
+    pub management_address: Option<String>,
+    /// Pause Milvus's garbage collection while a backup copies (as milvus-backup's `backup.pauseGC`).
+    pub pause_gc: bool,
 }
 
 impl std::fmt::Debug for MilvusSettings {
@@ -39,6 +44,8 @@ impl std::fmt::Debug for MilvusSettings {
             .field("root_path", &self.root_path)
             .field("backup_root", &self.backup_root)
             .field("storage_remote", &self.storage_remote)
+            .field("management_address", &self.management_address)
+            .field("pause_gc", &self.pause_gc)
             .finish()
     }
 }
@@ -56,6 +63,8 @@ struct RawMilvus {
     root_path: Option<String>,
     backup_root: Option<String>,
     storage_remote: Option<String>,
+    management_address: Option<String>,
+    pause_gc: Option<bool>,
 }
 
 impl MilvusSettings {
@@ -87,6 +96,8 @@ impl MilvusSettings {
             root_path: raw.root_path.unwrap_or_else(|| "files".into()),
             backup_root: raw.backup_root.unwrap_or_else(|| "backup".into()),
             storage_remote: raw.storage_remote,
+            management_address: raw.management_address,
+            pause_gc: raw.pause_gc.unwrap_or(true),
         })
     }
 }
@@ -221,6 +232,8 @@ impl BackupYaml {
             root_path: m.root_path.unwrap_or_else(|| "files".into()),
             backup_root: m.backup_root_path.unwrap_or_else(|| "backup".into()),
             storage_remote: storage.as_ref().map(|s| s.name.clone()),
+            management_address: None,
+            pause_gc: true,
         });
         Ok((backup, storage))
     }
