@@ -413,7 +413,11 @@ async fn replace_manifest(
     progress: &Progress,
 ) -> Result<(String, Option<String>), TransferError> {
     let key = join_key(root, MANIFEST_KEY);
-    let old = plan::read_manifest(dst, root).await?;
+    // A damaged manifest vouches for nothing (the plan said so and checked every object): replace it.
+    let old = match plan::read_manifest(dst, root).await {
+        Err(TransferError::DamagedManifest { .. }) => None,
+        other => other?,
+    };
     if old.as_ref().is_some_and(|old| old.same_content(manifest)) {
         return Ok((format!("{}:{key}", dst.name()), None));
     }
