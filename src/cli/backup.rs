@@ -102,6 +102,11 @@ pub(crate) struct CreateArgs {
     /// The same as --strategy meta_only.
     #[arg(long, alias = "meta_only", conflicts_with_all = ["strategy", "force"])]
     meta_only: bool,
+    /// Do not pause Milvus's garbage collection while copying (by default mbx pauses it, as milvus-backup
+    /// does, so that compaction cannot remove binlogs a long backup has listed; a server without the
+    /// management endpoint only gets a warning).
+    #[arg(long)]
+    no_gc_pause: bool,
     /// Backup name (letters, digits, _; default backup_YYYY_MM_DD_HH_MM_SS_<nanos>).
     #[arg(long, short = 'n')]
     name: Option<String>,
@@ -129,6 +134,7 @@ pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Ex
         collections: args.collection,
         filter,
         strategy,
+        pause_gc: !args.no_gc_pause && strategy != milvus::Strategy::MetaOnly,
         flush_timeout: args.flush_timeout,
         transfer: args.tuning.options()?,
     };

@@ -4,6 +4,7 @@ mod backup;
 mod check;
 mod cleanup;
 mod ls;
+mod migrate;
 mod remotes;
 mod transfer;
 
@@ -68,6 +69,9 @@ enum Command {
     Create(backup::CreateArgs),
     /// Restore a backup into the Milvus of a remote.
     Restore(backup::RestoreArgs),
+    /// Create on one Milvus, transfer, restore on another, as one resumable job: `mbx migrate --from a --to b
+    /// -c coll --suffix _bak`.
+    Migrate(migrate::Args),
     /// List the backups on a remote.
     List(backup::ListArgs),
     /// Show one backup's collections, partitions and segments.
@@ -191,6 +195,7 @@ pub fn main() -> ExitCode {
             Command::Cleanup(args) => cleanup::run(&ctx, args).await,
             Command::Create(args) => backup::create(&ctx, args).await,
             Command::Restore(args) => backup::restore(&ctx, args).await,
+            Command::Migrate(args) => migrate::run(&ctx, args).await,
             Command::List(args) => backup::list(&ctx, args).await,
             Command::Get(args) => backup::get(&ctx, args).await,
             Command::Delete(args) => backup::delete(&ctx, args).await,

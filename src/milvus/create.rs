@@ -8,6 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{MilvusClient, check};
+use super::gc::{self, GcPause};
 use super::meta::{self, BackupInfo, CollectionBackupInfo, PartitionBackupInfo, SegmentBackupInfo};
 use super::proto::milvus as pb;
 use super::{BackupSite, MilvusError, compat, schema, storage_err};
@@ -27,6 +28,8 @@ pub struct CreateOptions {
     pub filter: Vec<String>,
     /// What to flush and copy.
     pub strategy: Strategy,
+    /// Pause Milvus's garbage collection while copying (also needs the remote's `pause_gc`, default true).
+    pub pause_gc: bool,
     /// How long to wait for Milvus to flush.
     pub flush_timeout: Duration,
     /// Copy tuning.
@@ -115,6 +118,75 @@ pub async fn create_backup(
     )
     .map_err(refused)?;
     let namespaces = resolve_namespaces(site, &client, &options).await?;
+    let server = compat::server_version(&version, client.address()).map_err(refused)?;
+    let gc = if options.pause_gc {
+        let ids = if gc::per_collection(server) {
+            collection_ids(site, &namespaces).await?
+        } else {
+            Vec::new()
+        };
+        GcPause::start(&site.milvus, server, &ids, &progress).await
+    } else {
+        GcPause::off()
+    };
+    let job = Job {
+        site,
+        options: &options,
+        name,
+        dir,
+        progress: &progress,
+        cancel: &cancel,
+        started,
+    };
+    // The pause ends however the backup does: done, failed or interrupted.
+    let result = back_up(&job, version, &namespaces).await;
+    gc.resume(&progress).await;
+    result
+}
+
+/// One `mbx create` under way.
+struct Job<'a> {
+    site: &'a BackupSite,
+    options: &'a CreateOptions,
+    name: String,
+    dir: String,
+    progress: &'a Arc<Progress>,
+    cancel: &'a CancellationToken,
+    started: Instant,
+}
+
+/// The ids of the collections to back up (for collection-level GC pauses).
+async fn collection_ids(
+    site: &BackupSite,
+    namespaces: &BTreeMap<String, Vec<String>>,
+) -> Result<Vec<i64>, MilvusError> {
+    let mut ids = Vec::new();
+    for (db, colls) in namespaces {
+        let client = MilvusClient::connect(&site.milvus, db).await?;
+        for coll in colls {
+            let d = client
+                .describe_collection(pb::DescribeCollectionRequest {
+                    collection_name: coll.clone(),
+                    ..Default::default()
+                })
+                .await?;
+            check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
+                MilvusError::BadInput(format!("collection '{coll}' in database '{db}': {e}"))
+            })?;
+            ids.push(d.collection_id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Flush, list, copy, check, then write the manifest and the meta files, `full_meta.json` last.
+async fn back_up(
+    job: &Job<'_>,
+    version: String,
+    namespaces: &BTreeMap<String, Vec<String>>,
+) -> Result<CreateSummary, MilvusError> {
+    let (site, options, progress, cancel) = (job.site, job.options, job.progress, job.cancel);
+    let (name, dir) = (job.name.clone(), job.dir.clone());
     let mut info = BackupInfo {
         id: backup_id(&name),
         name: name.clone(),
@@ -122,12 +194,12 @@ pub async fn create_backup(
         ..Default::default()
     };
     let mut objects = Vec::new();
-    for (db, colls) in &namespaces {
+    for (db, colls) in namespaces {
         let client = MilvusClient::connect(&site.milvus, db).await?;
         for coll in colls {
             progress.note(&format!("collection {db}.{coll}: describe, flush"));
             let (c, segs) =
-                describe_and_flush(&client, site, db, coll, &options, &dir, &info.id).await?;
+                describe_and_flush(&client, site, db, coll, options, &dir, &info.id).await?;
             objects.extend(segs);
             info.collection_backups.push(c);
         }
@@ -208,7 +280,7 @@ pub async fn create_backup(
         objects: manifest.objects.len() as u64,
         bytes,
         copied: summary.copied,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds: job.started.elapsed().as_secs_f64(),
     })
 }
 

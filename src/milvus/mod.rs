@@ -5,6 +5,7 @@ mod catalog;
 mod client;
 pub mod compat;
 mod create;
+mod gc;
 pub mod meta;
 mod proto;
 mod restore;

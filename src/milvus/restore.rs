@@ -101,6 +101,9 @@ pub async fn restore_backup(
     }
     let plan = plan_targets(&info, &options)?;
     let version = check_target(site, &dir, &info, &plan, &options).await?;
+    if options.skip_create {
+        check_targets_exist(site, &plan).await?;
+    }
     if !options.skip_verify && !options.meta_only {
         verify_backup(site, &dir, &options, &progress, &cancel).await?;
     }
@@ -208,6 +211,35 @@ fn db_of(c: &CollectionBackupInfo) -> &str {
     } else {
         &c.db_name
     }
+}
+
+/// With `--skip-create-collection`, every target database and collection must be there before anything is
+/// done (a missing one would otherwise be created, or half the collections imported).
+async fn check_targets_exist(
+    site: &BackupSite,
+    plan: &[(&CollectionBackupInfo, Target)],
+) -> Result<(), MilvusError> {
+    let client = MilvusClient::connect(&site.milvus, "default").await?;
+    let dbs = client
+        .list_databases(pb::ListDatabasesRequest::default())
+        .await?
+        .db_names;
+    for (_, target) in plan {
+        let there = dbs.contains(&target.db)
+            && has_collection(
+                &MilvusClient::connect(&site.milvus, &target.db).await?,
+                &target.name,
+            )
+            .await?;
+        if !there {
+            return Err(MilvusError::BadInput(format!(
+                "collection '{target}' does not exist in Milvus at {}: --skip-create-collection imports into \
+                 collections that are already there. Nothing was created",
+                site.milvus.address
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// How `--rename` maps backed-up collections to targets, as milvus-backup's `-r` does: `c1:c2` (a collection,

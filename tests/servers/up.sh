@@ -72,6 +72,7 @@ secret_access_key = "mbxsecret"
 
 [remotes.milvus_$n.milvus]
 address = "127.0.0.1:$gport"
+management_address = "http://127.0.0.1:$((gport + 10))"
 root_path = "files"
 backup_root = "backup"
 TOML
