@@ -5,6 +5,7 @@
 //! `${VAR}`, and `MBX_REMOTE_<NAME>_<KEY>` overrides any key (rclone's convention), so secrets never have to
 //! be written in the file.
 
+mod backup_yaml;
 mod env;
 mod kind;
 mod milvus;
@@ -13,8 +14,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use backup_yaml::BackupYaml;
 pub use kind::RemoteKind;
-pub use milvus::{BackupYaml, MilvusSettings};
+pub use milvus::MilvusSettings;
 
 /// The remotes file shipped with mbx, used when no other file is found.
 pub const EMBEDDED_EXAMPLE: &str = include_str!("../../remotes.example.toml");
