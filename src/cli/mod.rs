@@ -54,7 +54,7 @@ struct Cli {
 enum Command {
     /// List the configured remotes (secrets redacted).
     Remotes,
-    /// Write, stat, read, list and delete a probe object on a remote, and report what works.
+    /// Probe a remote (write, stat, read, list, delete, a multipart upload) and its Milvus, and report what works.
     Check(check::Args),
     /// List objects: `mbx ls REMOTE:PATH [-r]`.
     Ls(ls::Args),
