@@ -75,7 +75,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             path: String::new(),
         }
     };
-    let remote = ctx.open(&config, &path)?;
+    let (remote, within) = ctx.open(&config, &path)?;
     let has_milvus = remote.config().milvus.is_some();
     // Opened before any probe runs, so a broken storage_remote is bad input (exit 2), not a failed step.
     let site = if has_milvus {
@@ -90,7 +90,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         json: ctx.json,
         failures: 0,
     };
-    storage_steps(&mut report, &remote, &path.as_dir(), &probe_name).await;
+    storage_steps(&mut report, &remote, &within.as_dir(), &probe_name).await;
     if let Some(site) = site {
         milvus_steps(&mut report, &site, &probe_name).await;
     }

@@ -102,20 +102,30 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the remote named in `path` for reading and writing.
-    pub fn open(&self, config: &RemotesConfig, path: &RemotePath) -> anyhow::Result<Remote> {
+    /// Opens the remote named in `path` for reading and writing; also the path within it (see
+    /// [`RemotesConfig::locate`]: for rclone's and mc's remotes, the bucket is the path's first part).
+    pub fn open(
+        &self,
+        config: &RemotesConfig,
+        path: &RemotePath,
+    ) -> anyhow::Result<(Remote, RemotePath)> {
         self.open_for(config, path, Access::Write)
     }
 
-    /// Opens the remote named in `path` for `access` (reading writes nothing, not even on `fs`).
+    /// Opens the remote named in `path` for `access` (reading writes nothing, not even on `fs`), and the
+    /// path within it.
     pub fn open_for(
         &self,
         config: &RemotesConfig,
         path: &RemotePath,
         access: Access,
-    ) -> anyhow::Result<Remote> {
-        let remote = config.get(&path.remote)?;
-        Ok(Remote::open_for(remote, access)?)
+    ) -> anyhow::Result<(Remote, RemotePath)> {
+        let (remote, within) = config.locate(&path.remote, &path.path)?;
+        let within = RemotePath {
+            remote: path.remote.clone(),
+            path: within,
+        };
+        Ok((Remote::open_for(&remote, access)?, within))
     }
 
     /// How progress is shown.
