@@ -21,4 +21,6 @@ if [ -f "$STATE/milvus.env" ]; then
 fi
 export MBX_TEST_REMOTES=$STATE/remotes.toml
 export MBX_TEST_STATE=$STATE
+# The tests never read the user's rclone or mc remotes (tests/foreign_remotes_are_usable.rs sets up its own).
+export MBX_NO_FOREIGN_REMOTES=1
 cargo test --all-targets "$@"

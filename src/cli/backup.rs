@@ -18,7 +18,7 @@ pub(crate) struct Site {
     /// The remote holding the backups; its [remotes.NAME.milvus] table names the Milvus instance.
     #[arg(long, required_unless_present = "backup_yaml")]
     remote: Option<String>,
-    /// Use a milvus-backup backup.yaml (its milvus: and minio: sections) instead of a remote.
+    /// Use a milvus-backup backup.yaml (config v1 or v2; see docs/remotes.md) instead of a remote.
     #[arg(long, value_name = "FILE", conflicts_with = "remote")]
     backup_yaml: Option<PathBuf>,
 }

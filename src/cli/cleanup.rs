@@ -35,10 +35,10 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         .await
         .map_err(|e| anyhow::anyhow!("reading the journals in {}: {e}", state_dir.display()))?;
     if let Some(path) = &args.remote {
-        let remote = ctx.open(&config, path)?;
+        let (remote, within) = ctx.open(&config, path)?;
         match cleanup_remote(
             &remote,
-            &path.path,
+            &within.path,
             args.older_than,
             args.dry_run,
             &state_dir,

@@ -22,8 +22,8 @@ pub(crate) struct Args {
 
 pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
-    let remote = ctx.open_for(&config, &args.path, Access::Read)?;
-    let dir = args.path.as_dir();
+    let (remote, within) = ctx.open_for(&config, &args.path, Access::Read)?;
+    let dir = within.as_dir();
     remote.check_read_inside_root(&dir)?;
     if remote.config().kind == RemoteKind::Fs {
         // Walked without reading through symbolic links (OpenDAL's fs lister follows them).

@@ -55,7 +55,7 @@ struct Cli {
 enum Command {
     /// List the configured remotes (secrets redacted).
     Remotes,
-    /// Write, stat, read, list and delete a probe object on a remote, and report what works.
+    /// Probe a remote (write, stat, read, list, delete, a multipart upload) and its Milvus, and report what works.
     Check(check::Args),
     /// List objects: `mbx ls REMOTE:PATH [-r]`.
     Ls(ls::Args),
@@ -106,20 +106,30 @@ impl Context {
         Ok(config)
     }
 
-    /// Opens the remote named in `path` for reading and writing.
-    pub fn open(&self, config: &RemotesConfig, path: &RemotePath) -> anyhow::Result<Remote> {
+    /// Opens the remote named in `path` for reading and writing; also the path within it (see
+    /// [`RemotesConfig::locate`]: for rclone's and mc's remotes, the bucket is the path's first part).
+    pub fn open(
+        &self,
+        config: &RemotesConfig,
+        path: &RemotePath,
+    ) -> anyhow::Result<(Remote, RemotePath)> {
         self.open_for(config, path, Access::Write)
     }
 
-    /// Opens the remote named in `path` for `access` (reading writes nothing, not even on `fs`).
+    /// Opens the remote named in `path` for `access` (reading writes nothing, not even on `fs`), and the
+    /// path within it.
     pub fn open_for(
         &self,
         config: &RemotesConfig,
         path: &RemotePath,
         access: Access,
-    ) -> anyhow::Result<Remote> {
-        let remote = config.get(&path.remote)?;
-        Ok(Remote::open_for(remote, access)?)
+    ) -> anyhow::Result<(Remote, RemotePath)> {
+        let (remote, within) = config.locate(&path.remote, &path.path)?;
+        let within = RemotePath {
+            remote: path.remote.clone(),
+            path: within,
+        };
+        Ok((Remote::open_for(&remote, access)?, within))
     }
 
     /// How progress is shown.

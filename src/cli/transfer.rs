@@ -111,25 +111,29 @@ fn open_with_bwlimit(
     path: &RemotePath,
     bwlimit: Option<u64>,
     access: Access,
-) -> anyhow::Result<Remote> {
-    let mut remote = config.get(&path.remote)?.clone();
+) -> anyhow::Result<(Remote, RemotePath)> {
+    let (mut remote, within) = config.locate(&path.remote, &path.path)?;
     if let Some(bw) = bwlimit {
         // 0 is no limit, as in rclone.
         remote.settings.bwlimit = (bw > 0).then_some(bw);
     }
-    Ok(Remote::open_for(&remote, access)?)
+    let within = RemotePath {
+        remote: path.remote.clone(),
+        path: within,
+    };
+    Ok((Remote::open_for(&remote, access)?, within))
 }
 
 pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
-    let src = open_with_bwlimit(&config, &args.src, args.bwlimit, Access::Read)?;
+    let (src, src_path) = open_with_bwlimit(&config, &args.src, args.bwlimit, Access::Read)?;
     // A dry run writes nothing, not even mbx's own folders at the destination.
     let dst_access = if args.dry_run {
         Access::Plan
     } else {
         Access::Write
     };
-    let dst = open_with_bwlimit(&config, &args.dst, args.bwlimit, dst_access)?;
+    let (dst, dst_path) = open_with_bwlimit(&config, &args.dst, args.bwlimit, dst_access)?;
     let mut options = args.tuning.options()?;
     let throttled = [&src, &dst]
         .iter()
@@ -150,9 +154,9 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
     let summary = transfer(
         &src,
-        &args.src,
+        &src_path,
         &dst,
-        &args.dst,
+        &dst_path,
         options,
         progress,
         ctx.cancel.clone(),
@@ -276,13 +280,13 @@ pub(crate) struct VerifyArgs {
 
 pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
-    let remote = ctx.open_for(&config, &args.path, Access::Read)?;
-    remote.check_read_inside_root(&args.path.as_dir())?;
+    let (remote, within) = ctx.open_for(&config, &args.path, Access::Read)?;
+    remote.check_read_inside_root(&within.as_dir())?;
     let options = args.tuning.options()?;
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "verified"));
     let report = verify_tree(
         &remote,
-        &args.path.as_dir(),
+        &within.as_dir(),
         None,
         &options,
         progress.clone(),

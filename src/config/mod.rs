@@ -5,7 +5,9 @@
 //! `${VAR}`, and `MBX_REMOTE_<NAME>_<KEY>` overrides any key (rclone's convention), so secrets never have to
 //! be written in the file.
 
+mod backup_yaml;
 mod env;
+mod foreign;
 mod kind;
 mod milvus;
 
@@ -13,8 +15,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use backup_yaml::BackupYaml;
+pub use foreign::{ForeignRemote, NO_FOREIGN_REMOTES};
 pub use kind::RemoteKind;
-pub use milvus::{BackupYaml, MilvusSettings};
+pub use milvus::MilvusSettings;
 
 /// The remotes file shipped with mbx, used when no other file is found.
 pub const EMBEDDED_EXAMPLE: &str = include_str!("../../remotes.example.toml");
@@ -201,26 +205,45 @@ pub struct RemotesConfig {
     // A remote that fails to resolve (say, an unset `${VAR}`) is an error only when it is used, so one
     // broken remote does not stop the others.
     remotes: BTreeMap<String, Result<RemoteConfig, String>>,
+    // rclone's and mc's remotes whose names the file does not use: the origin, and the remote or its problem.
+    foreign: foreign::Found,
 }
 
 impl RemotesConfig {
     /// Finds and loads the remotes file: `explicit` (from `--config`), then `$MBX_CONFIG`, then
     /// `./remotes.toml`, then `$XDG_CONFIG_HOME/mbx/remotes.toml` (or `~/.config/mbx/remotes.toml`); when
     /// none exists, the built-in example.
+    ///
+    /// rclone's remotes and mc's aliases are added under their names, unless the file has the name or
+    /// `MBX_NO_FOREIGN_REMOTES=1` (see [`ForeignRemote`]).
     pub fn discover(explicit: Option<&Path>) -> Result<RemotesConfig, ConfigError> {
+        let environment = env::process_env();
+        let config = Self::discover_own(explicit, &environment)?;
+        Ok(config.with_foreign(foreign::discover(&environment)))
+    }
+
+    /// Adds the foreign remotes whose names the remotes file does not use.
+    fn with_foreign(mut self, found: foreign::Found) -> RemotesConfig {
+        self.foreign = found
+            .into_iter()
+            .filter(|(name, _)| !self.remotes.contains_key(name))
+            .collect();
+        self
+    }
+
+    fn discover_own(
+        explicit: Option<&Path>,
+        environment: &BTreeMap<String, String>,
+    ) -> Result<RemotesConfig, ConfigError> {
         match find_config_file(explicit) {
             Some(path) => {
                 let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
                     path: path.clone(),
                     source,
                 })?;
-                Self::parse(&text, ConfigSource::File(path), &env::process_env())
+                Self::parse(&text, ConfigSource::File(path), environment)
             }
-            None => Self::parse(
-                EMBEDDED_EXAMPLE,
-                ConfigSource::Embedded,
-                &env::process_env(),
-            ),
+            None => Self::parse(EMBEDDED_EXAMPLE, ConfigSource::Embedded, environment),
         }
     }
 
@@ -271,26 +294,73 @@ impl RemotesConfig {
                 remotes.insert(name.clone(), remote);
             }
         }
-        Ok(RemotesConfig { source, remotes })
+        Ok(RemotesConfig {
+            source,
+            remotes,
+            foreign: BTreeMap::new(),
+        })
     }
 
-    /// The remote with this name.
+    /// The remote with this name, from the remotes file (see [`RemotesConfig::locate`] for rclone's and mc's).
     pub fn get(&self, name: &str) -> Result<&RemoteConfig, ConfigError> {
-        let entry = self
-            .remotes
-            .get(name)
-            .ok_or_else(|| ConfigError::UnknownRemote {
-                name: name.to_string(),
-                source_desc: self.source.to_string(),
-                known: if self.remotes.is_empty() {
-                    "(none)".into()
-                } else {
-                    self.remotes.keys().cloned().collect::<Vec<_>>().join(", ")
-                },
-            })?;
+        if let Some((origin, _)) = self.foreign.get(name) {
+            return Err(ConfigError::Remote {
+                remote: name.to_string(),
+                message: format!(
+                    "comes from {origin}, which names no bucket: it is usable as {name}:BUCKET/PATH in \
+                     transfer, ls, verify and check; for Milvus backups declare it in the remotes file"
+                ),
+            });
+        }
+        let entry = self.remotes.get(name).ok_or_else(|| self.unknown(name))?;
         entry.as_ref().map_err(|message| ConfigError::Remote {
             remote: name.to_string(),
             message: message.clone(),
+        })
+    }
+
+    /// The remote for `NAME:PATH`, and the path within it. For a remote of rclone or mc, the bucket is the
+    /// path's first part, as in those tools (`minio:bucket/dir` is `dir` in bucket `bucket`).
+    pub fn locate(&self, name: &str, path: &str) -> Result<(RemoteConfig, String), ConfigError> {
+        let Some((_, found)) = self.foreign.get(name) else {
+            return Ok((self.get(name)?.clone(), path.to_string()));
+        };
+        found
+            .as_ref()
+            .map_err(String::clone)
+            .and_then(|f| f.at(name, path))
+            .map_err(|message| ConfigError::Remote {
+                remote: name.to_string(),
+                message,
+            })
+    }
+
+    fn unknown(&self, name: &str) -> ConfigError {
+        let known: Vec<&str> = self
+            .remotes
+            .keys()
+            .chain(self.foreign.keys())
+            .map(String::as_str)
+            .collect();
+        ConfigError::UnknownRemote {
+            name: name.to_string(),
+            source_desc: self.source.to_string(),
+            known: if known.is_empty() {
+                "(none)".into()
+            } else {
+                known.join(", ")
+            },
+        }
+    }
+
+    /// The remotes of rclone's and mc's configs by name: where each came from, and it or its problem.
+    pub fn foreign(&self) -> impl Iterator<Item = (&str, &str, Result<&ForeignRemote, &str>)> {
+        self.foreign.iter().map(|(name, (origin, r))| {
+            (
+                name.as_str(),
+                origin.as_str(),
+                r.as_ref().map_err(String::as_str),
+            )
         })
     }
 
@@ -699,6 +769,40 @@ fn split_unit(v: &str) -> (&str, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn foreign_remotes_take_the_bucket_from_the_path_and_lose_name_clashes() {
+        let own = RemotesConfig::parse(
+            "[remotes.disk]\ntype = \"fs\"\nroot = \"/tmp\"\n",
+            ConfigSource::Embedded,
+            &BTreeMap::new(),
+        )
+        .unwrap();
+        let rclone = "[disk]\ntype = s3\nprovider = Minio\nendpoint = http://h:1\n\
+                      [rc]\ntype = s3\nprovider = Minio\nendpoint = http://h:9000\n";
+        let found = foreign::parse_rclone(rclone, "rclone f")
+            .unwrap()
+            .into_iter()
+            .map(|(n, r)| (n, ("rclone f".to_string(), r)))
+            .collect();
+        let config = own.with_foreign(found);
+        assert_eq!(config.get("disk").unwrap().kind, RemoteKind::Fs);
+        assert_eq!(
+            config.foreign().map(|(n, _, _)| n).collect::<Vec<_>>(),
+            ["rc"]
+        );
+        let (r, rest) = config.locate("rc", "b/x/y").unwrap();
+        assert_eq!((r.options["bucket"].as_str(), rest.as_str()), ("b", "x/y"));
+        let (r, rest) = config.locate("disk", "x").unwrap();
+        assert_eq!((r.kind, rest.as_str()), (RemoteKind::Fs, "x"));
+        let e = config.get("rc").unwrap_err().to_string();
+        assert!(
+            e.contains("rc:BUCKET/PATH") && e.contains("rclone f"),
+            "{e}"
+        );
+        let e = config.get("nope").unwrap_err().to_string();
+        assert!(e.contains("disk, rc"), "{e}");
+    }
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs

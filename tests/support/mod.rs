@@ -150,6 +150,8 @@ pub fn mbx(state: &std::path::Path, args: &[&str]) -> Output {
         .arg(remotes_file())
         .args(args)
         .env("MBX_STATE_DIR", state)
+        // Never the user's own rclone or mc remotes.
+        .env("MBX_NO_FOREIGN_REMOTES", "1")
         .output()
         .expect("run mbx")
 }
@@ -228,6 +230,8 @@ pub fn mbx_with(config: &std::path::Path, state: &std::path::Path, args: &[&str]
         .arg(config)
         .args(args)
         .env("MBX_STATE_DIR", state)
+        // Never the user's own rclone or mc remotes.
+        .env("MBX_NO_FOREIGN_REMOTES", "1")
         .output()
         .expect("run mbx")
 }
