@@ -210,6 +210,8 @@ calls! {
     read "ListDatabases" fn list_databases(pb::ListDatabasesRequest) -> pb::ListDatabasesResponse;
     /// `CreateDatabase`.
     write "CreateDatabase" fn create_database(pb::CreateDatabaseRequest) -> Status;
+    /// `DescribeDatabase` (Milvus 2.4.3+).
+    read "DescribeDatabase" fn describe_database(pb::DescribeDatabaseRequest) -> pb::DescribeDatabaseResponse;
     /// `ShowCollections`.
     read "ShowCollections" fn show_collections(pb::ShowCollectionsRequest) -> pb::ShowCollectionsResponse;
     /// `HasCollection`.

@@ -110,6 +110,9 @@ pub const LINES: [Line; 5] = [
     },
 ];
 
+/// `DescribeDatabase` and database properties on `CreateDatabase`.
+pub const DATABASE_PROPERTIES_SINCE: MilvusVersion = MilvusVersion::new(2, 4, 3);
+
 /// Something a backup may hold that only newer servers can take.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Feature {
@@ -292,6 +295,22 @@ pub fn check_restore(
                     f.since()
                 ));
             }
+        }
+    }
+    for db in &info.database_backups {
+        let restored = collections
+            .iter()
+            .any(|c| c.db_name == db.db_name || (c.db_name.is_empty() && db.db_name == "default"));
+        if restored && !db.properties.is_empty() && target < DATABASE_PROPERTIES_SINCE {
+            reasons.push(format!(
+                "database '{}' has properties ({}), which Milvus keeps from {DATABASE_PROPERTIES_SINCE} on",
+                db.db_name,
+                db.properties
+                    .iter()
+                    .map(|p| p.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
     if reasons.is_empty() {

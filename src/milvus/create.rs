@@ -137,6 +137,7 @@ pub async fn create_backup(
         progress: &progress,
         cancel: &cancel,
         started,
+        server,
     };
     // The pause ends however the backup does: done, failed or interrupted.
     let result = back_up(&job, version, &namespaces).await;
@@ -153,6 +154,7 @@ struct Job<'a> {
     progress: &'a Arc<Progress>,
     cancel: &'a CancellationToken,
     started: Instant,
+    server: compat::MilvusVersion,
 }
 
 /// The ids of the collections to back up (for collection-level GC pauses).
@@ -179,6 +181,31 @@ async fn collection_ids(
     Ok(ids)
 }
 
+/// Each database's id and properties (DescribeDatabase, Milvus 2.4.3+), as milvus-backup records them in
+/// `database_backups`.
+async fn describe_databases(
+    site: &BackupSite,
+    dbs: impl Iterator<Item = &String>,
+) -> Result<Vec<meta::DatabaseBackupInfo>, MilvusError> {
+    let client = MilvusClient::connect(&site.milvus, "default").await?;
+    let mut out = Vec::new();
+    for db in dbs {
+        let d = client
+            .describe_database(pb::DescribeDatabaseRequest {
+                db_name: db.clone(),
+                ..Default::default()
+            })
+            .await?;
+        out.push(meta::DatabaseBackupInfo {
+            db_name: db.clone(),
+            db_id: d.db_id,
+            properties: schema::kv_to_meta(&d.properties),
+            ..Default::default()
+        });
+    }
+    Ok(out)
+}
+
 /// Flush, list, copy, check, then write the manifest and the meta files, `full_meta.json` last.
 async fn back_up(
     job: &Job<'_>,
@@ -203,6 +230,9 @@ async fn back_up(
             objects.extend(segs);
             info.collection_backups.push(c);
         }
+    }
+    if job.server >= compat::DATABASE_PROPERTIES_SINCE {
+        info.database_backups = describe_databases(site, namespaces.keys()).await?;
     }
     info.size = info.collection_backups.iter().map(|c| c.size).sum();
     let segments: usize = info

@@ -133,7 +133,8 @@ pub async fn restore_backup(
     };
     let mut summary = RestoreSummary::default();
     for (coll, target) in plan {
-        ensure_database(site, &target.db).await?;
+        let request = create_database_request(&target.db, &info, db_of(coll), version);
+        ensure_database(site, request).await?;
         let client = MilvusClient::connect(&site.milvus, &target.db).await?;
         let done = restore_collection(&run, &client, coll, &target)
             .await
@@ -695,25 +696,52 @@ fn plan_imports(dir: &str, coll: &CollectionBackupInfo) -> Result<Vec<PlannedImp
     Ok(jobs)
 }
 
-/// Creates the backed-up database on the target when it is missing (its properties are not restored, as in
-/// milvus-backup).
-async fn ensure_database(site: &BackupSite, db: &str) -> Result<(), MilvusError> {
-    if db == "default" {
+/// The CreateDatabase request for target database `db`, restored from backed-up database `source`: with the
+/// source's properties (2.4.3+; the source cluster's encryption keys `cipher.*` stay behind). milvus-backup
+/// creates it without them (`core/restore/database_task.go`); mbx carries them, as it does a collection's.
+fn create_database_request(
+    db: &str,
+    info: &BackupInfo,
+    source: &str,
+    version: MilvusVersion,
+) -> pb::CreateDatabaseRequest {
+    let properties = if version >= compat::DATABASE_PROPERTIES_SINCE {
+        info.database_backups
+            .iter()
+            .filter(|d| d.db_name == source)
+            .flat_map(|d| &d.properties)
+            .filter(|p| !p.key.starts_with("cipher."))
+            .map(|p| KeyValuePair {
+                key: p.key.clone(),
+                value: p.value.clone(),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    pb::CreateDatabaseRequest {
+        db_name: db.into(),
+        properties,
+        ..Default::default()
+    }
+}
+
+/// Creates the target database when it is missing.
+async fn ensure_database(
+    site: &BackupSite,
+    request: pb::CreateDatabaseRequest,
+) -> Result<(), MilvusError> {
+    if request.db_name == "default" {
         return Ok(());
     }
     let client = MilvusClient::connect(&site.milvus, "default").await?;
     let r = client
         .list_databases(pb::ListDatabasesRequest::default())
         .await?;
-    if r.db_names.iter().any(|d| d == db) {
+    if r.db_names.contains(&request.db_name) {
         return Ok(());
     }
-    client
-        .create_database(pb::CreateDatabaseRequest {
-            db_name: db.into(),
-            ..Default::default()
-        })
-        .await?;
+    client.create_database(request).await?;
     Ok(())
 }
 
@@ -1752,5 +1780,48 @@ mod tests {
         let again = RestoreJournal::open(state.path(), "a\nbackup/b/\nmilvus").unwrap();
         assert!(again.created("default.c"));
         assert_eq!(again.path, path);
+    }
+
+    /// A database's properties (DescribeDatabase, 2.4.3+) come back when mbx creates it, less `cipher.*`;
+    /// an older target is sent none (and `compat` refuses a backup that has some).
+    #[test]
+    fn database_properties_are_restored_where_milvus_keeps_them() {
+        let info = BackupInfo {
+            database_backups: vec![meta::DatabaseBackupInfo {
+                db_name: "sales".into(),
+                db_id: 3,
+                properties: vec![
+                    kv("database.replica.number", "2"),
+                    kv("cipher.key", "secret"),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let r = create_database_request("sales_copy", &info, "sales", MilvusVersion::new(2, 4, 3));
+        assert_eq!(r.db_name, "sales_copy");
+        let got: Vec<(String, String)> =
+            r.properties.into_iter().map(|p| (p.key, p.value)).collect();
+        assert_eq!(
+            got,
+            [("database.replica.number".to_string(), "2".to_string())]
+        );
+        let old = create_database_request("sales", &info, "sales", MilvusVersion::new(2, 3, 5));
+        assert!(old.properties.is_empty());
+        let other = create_database_request("x", &info, "other", MilvusVersion::new(2, 6, 3));
+        assert!(other.properties.is_empty());
+        let coll = CollectionBackupInfo {
+            db_name: "sales".into(),
+            ..Default::default()
+        };
+        let gate = compat::RestoreGate {
+            allow_downgrade: true,
+        };
+        let e = compat::check_restore(&info, &[&coll], MilvusVersion::new(2, 3, 5), "t", gate)
+            .unwrap_err();
+        assert!(
+            e.0.contains("database.replica.number") && e.0.contains("2.4.3"),
+            "{e}"
+        );
     }
 }
