@@ -10,6 +10,9 @@ use support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn restore_killed_mid_import_resumes_without_duplicates() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let coll = unique("rr").replace('-', "_");
     let name = format!("{coll}_bk");

@@ -58,6 +58,9 @@ async fn make_old_layout(r: &mbx::remote::Remote, name: &str, old: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corrupt_old_layout_and_cross_bucket_restores() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let coll = unique("rv").replace('-', "_");
     let name = format!("{coll}_bk");
@@ -243,6 +246,9 @@ async fn corrupt_old_layout_and_cross_bucket_restores() {
 /// TTL live on the collection, not in a 2.3 schema.
 #[tokio::test(flavor = "multi_thread")]
 async fn partition_key_collection_keeps_its_partitions_and_properties() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let coll = unique("keyed").replace('-', "_");
     let name = format!("{coll}_bk");

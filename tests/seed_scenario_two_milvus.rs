@@ -11,6 +11,9 @@ fn unique_name(tag: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn create_transfer_restore_between_two_milvus() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let coll = unique_name("coll");
     let backup = unique_name("bk");

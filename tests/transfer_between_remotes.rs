@@ -61,35 +61,56 @@ async fn round_trip(src_name: &str, dst_name: &str, small: usize, large: usize) 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn fs_to_s3() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("local", "s3a", 60, 12 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_to_s3_between_two_servers() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("s3a", "s3b", 60, 12 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_to_azblob() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("s3a", "azure", 40, 11 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn azblob_to_s3() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("azure", "s3a", 40, 11 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn s3_to_gcs() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("s3a", "gcs", 40, 11 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn gcs_to_fs() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("gcs", "local", 40, 11 << 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn large_multipart_object_and_thousands_of_small_ones_s3_to_s3() {
+    if skip_without_servers() {
+        return;
+    }
     round_trip("s3a", "s3b", 2000, 200 << 20).await;
 }

@@ -22,6 +22,9 @@ fn spawn_mbx(state: &std::path::Path, args: &[&str]) -> std::process::Child {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn rerun_copies_only_what_changed_or_went_missing() {
+    if skip_without_servers() {
+        return;
+    }
     let (src, dst) = (remote("local"), remote("s3a"));
     let state = tempfile::tempdir().unwrap();
     let root = unique("rerun");
@@ -60,6 +63,9 @@ async fn rerun_copies_only_what_changed_or_went_missing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_names_each_corrupt_or_missing_object() {
+    if skip_without_servers() {
+        return;
+    }
     let (src, dst) = (remote("local"), remote("azure"));
     let state = tempfile::tempdir().unwrap();
     let root = unique("verify");
@@ -195,11 +201,17 @@ async fn interrupted_then_resumed(signal: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ctrl_c_stops_cleanly_with_130_and_the_next_run_resumes() {
+    if skip_without_servers() {
+        return;
+    }
     interrupted_then_resumed("INT").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_9_then_the_next_run_resumes_from_the_journal() {
+    if skip_without_servers() {
+        return;
+    }
     interrupted_then_resumed("KILL").await;
 }
 
@@ -208,6 +220,9 @@ async fn kill_9_then_the_next_run_resumes_from_the_journal() {
 /// again and verifies the new copy.
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_repairs_what_changed_at_the_destination() {
+    if skip_without_servers() {
+        return;
+    }
     let dst = remote("local");
     let state = tempfile::tempdir().unwrap();
     let root = unique("repair");

@@ -164,6 +164,9 @@ fn incomplete_uploads(remote_prefix: &str) -> Vec<serde_json::Value> {
 /// kills still fall inside the transfer) for the full-size run of docs/resume.md.
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_loop_resends_only_parts_in_flight() {
+    if skip_without_servers() {
+        return;
+    }
     let proxy = FaultProxy::start(&remote_option("moto", "endpoint"));
     let dir = tempfile::tempdir().unwrap();
     let config = remotes_file_with(dir.path(), &through_proxy(&proxy, "moto", "slow", ""));
@@ -249,6 +252,9 @@ async fn kill_loop_resends_only_parts_in_flight() {
 /// finishes in one run, each fault costs at most the part it hit, and the content is exact.
 #[tokio::test(flavor = "multi_thread")]
 async fn link_faults_cost_one_part_each() {
+    if skip_without_servers() {
+        return;
+    }
     let proxy = FaultProxy::start(&remote_option("s3b", "endpoint"));
     proxy.configure(json!({
         "error_rate": 0.15, "reset_rate": 0.15, "stall_rate": 0.1, "stall_seconds": 4,
@@ -286,6 +292,9 @@ async fn link_faults_cost_one_part_each() {
 /// s3s-fs, a second completion of an upload answers 403, which no retry gets past.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_slow_or_lost_completion_still_lands() {
+    if skip_without_servers() {
+        return;
+    }
     let proxy = FaultProxy::start(&remote_option("s3b", "endpoint"));
     let dir = tempfile::tempdir().unwrap();
     let config = remotes_file_with(
@@ -338,6 +347,9 @@ async fn a_slow_or_lost_completion_still_lands() {
 /// two versions are never spliced.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_changed_source_restarts_its_object() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let src = remote("local");
     let root = unique("changed");
@@ -388,6 +400,9 @@ async fn a_changed_source_restarts_its_object() {
 /// The same resume on Azure (uncommitted blocks) and on `fs` (a partial file, renamed into place).
 #[tokio::test(flavor = "multi_thread")]
 async fn azure_and_fs_resume_inside_objects() {
+    if skip_without_servers() {
+        return;
+    }
     let disk = tempfile::tempdir().unwrap();
     let config = remotes_file_with(
         disk.path(),
@@ -451,6 +466,9 @@ async fn azure_and_fs_resume_inside_objects() {
 /// journal.
 #[tokio::test(flavor = "multi_thread")]
 async fn cleanup_aborts_what_an_abandoned_transfer_left() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let root = unique("abandoned");
     let tree = large_tree(&[40 * MIB, 24 * MIB], 0);
@@ -507,6 +525,9 @@ async fn cleanup_aborts_what_an_abandoned_transfer_left() {
 /// byte right, instead of failing on every run.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_that_lists_parts_without_etags_starts_the_object_again() {
+    if skip_without_servers() {
+        return;
+    }
     let state = tempfile::tempdir().unwrap();
     let root = unique("untrusted-parts");
     let tree = large_tree(&[40 * MIB], 2);
