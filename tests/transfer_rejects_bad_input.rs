@@ -33,7 +33,13 @@ fn paths_that_escape_a_local_root_are_refused() {
             "{src} {dst}"
         );
     }
-    assert!(!std::path::Path::new("/tmp/escape").exists());
+    // `../../tmp/escape` is resolved against the local remote's root: that is where an escape would land.
+    let root = std::path::PathBuf::from(remote_option("local", "root"));
+    let escaped = root
+        .parent()
+        .and_then(|p| p.parent())
+        .map(|p| p.join("tmp/escape"));
+    assert!(escaped.as_ref().is_some_and(|p| !p.exists()), "{escaped:?}");
 }
 
 #[test]
