@@ -107,6 +107,9 @@ pub(crate) struct CreateArgs {
     /// management endpoint only gets a warning).
     #[arg(long)]
     no_gc_pause: bool,
+    /// Back up users, roles, grants and privilege groups too (Milvus 2.4 and newer).
+    #[arg(long)]
+    rbac: bool,
     /// Backup name (letters, digits, _; default backup_YYYY_MM_DD_HH_MM_SS_<nanos>).
     #[arg(long, short = 'n')]
     name: Option<String>,
@@ -135,6 +138,7 @@ pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Ex
         filter,
         strategy,
         pause_gc: !args.no_gc_pause && strategy != milvus::Strategy::MetaOnly,
+        rbac: args.rbac,
         flush_timeout: args.flush_timeout,
         transfer: args.tuning.options()?,
     };
@@ -221,6 +225,9 @@ pub(crate) struct RestoreArgs {
     /// cannot import (L0 deletes, storage v2, functions, nullable fields...), but not what it does not know.
     #[arg(long)]
     allow_downgrade: bool,
+    /// Restore the backup's users, roles, grants and privilege groups that the target lacks (Milvus 2.4+).
+    #[arg(long)]
+    rbac: bool,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -242,6 +249,7 @@ pub(crate) async fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<
         keep_temp: args.keep_temp,
         import_timeout: args.import_timeout,
         allow_downgrade: args.allow_downgrade,
+        rbac: args.rbac,
         transfer: args.tuning.options()?,
     };
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "staged"));

@@ -89,6 +89,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             filter: args.filter.clone(),
             strategy: milvus::Strategy::SerialFlush,
             pause_gc: !args.no_gc_pause,
+            rbac: false,
             flush_timeout: Duration::from_secs(600),
             transfer: transfer_options.clone(),
         };

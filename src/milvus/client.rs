@@ -210,6 +210,10 @@ calls! {
     read "ListDatabases" fn list_databases(pb::ListDatabasesRequest) -> pb::ListDatabasesResponse;
     /// `CreateDatabase`.
     write "CreateDatabase" fn create_database(pb::CreateDatabaseRequest) -> Status;
+    /// `BackupRBAC` (Milvus 2.4+): users, roles, grants and privilege groups.
+    read "BackupRBAC" fn backup_rbac(pb::BackupRbacMetaRequest) -> pb::BackupRbacMetaResponse;
+    /// `RestoreRBAC` (Milvus 2.4+).
+    write "RestoreRBAC" fn restore_rbac(pb::RestoreRbacMetaRequest) -> Status;
     /// `DescribeDatabase` (Milvus 2.4.3+).
     read "DescribeDatabase" fn describe_database(pb::DescribeDatabaseRequest) -> pb::DescribeDatabaseResponse;
     /// `ShowCollections`.
@@ -295,6 +299,7 @@ with_status!(
     ImportResponse,
     GetImportStateResponse,
     DescribeDatabaseResponse,
+    BackupRbacMetaResponse,
 );
 
 /// Checks a Milvus status: success only when both the old `error_code` and the new `code` are 0.

@@ -11,7 +11,7 @@ use super::client::{MilvusClient, check};
 use super::gc::{self, GcPause};
 use super::meta::{self, BackupInfo, CollectionBackupInfo, PartitionBackupInfo, SegmentBackupInfo};
 use super::proto::milvus as pb;
-use super::{BackupSite, MilvusError, compat, schema, storage_err};
+use super::{BackupSite, MilvusError, compat, rbac, schema, storage_err};
 use crate::transfer::{self, Progress, SourceObject, TransferOptions, list_tree};
 
 /// What to back up.
@@ -30,6 +30,8 @@ pub struct CreateOptions {
     pub strategy: Strategy,
     /// Pause Milvus's garbage collection while copying (also needs the remote's `pause_gc`, default true).
     pub pause_gc: bool,
+    /// Back up users, roles, grants and privilege groups too (Milvus 2.4+).
+    pub rbac: bool,
     /// How long to wait for Milvus to flush.
     pub flush_timeout: Duration,
     /// Copy tuning.
@@ -117,8 +119,11 @@ pub async fn create_backup(
         client.address(),
     )
     .map_err(refused)?;
-    let namespaces = resolve_namespaces(site, &client, &options).await?;
     let server = compat::server_version(&version, client.address()).map_err(refused)?;
+    if options.rbac {
+        rbac::check(server, client.address(), "create")?;
+    }
+    let namespaces = resolve_namespaces(site, &client, &options).await?;
     let gc = if options.pause_gc {
         let ids = if gc::per_collection(server) {
             collection_ids(site, &namespaces).await?
@@ -230,6 +235,10 @@ async fn back_up(
             objects.extend(segs);
             info.collection_backups.push(c);
         }
+    }
+    if options.rbac {
+        let client = MilvusClient::connect(&site.milvus, "default").await?;
+        info.rbac_meta = Some(rbac::read(&client).await?);
     }
     if job.server >= compat::DATABASE_PROPERTIES_SINCE {
         info.database_backups = describe_databases(site, namespaces.keys()).await?;

@@ -8,6 +8,7 @@ mod create;
 mod gc;
 pub mod meta;
 mod proto;
+mod rbac;
 mod restore;
 mod schema;
 

@@ -17,7 +17,7 @@ use super::compat::{self, MilvusVersion};
 use super::meta::{self, BackupInfo, CollectionBackupInfo, ImportDirs};
 use super::proto::common::KeyValuePair;
 use super::proto::milvus as pb;
-use super::{BackupSite, MilvusError, catalog, schema, storage_err};
+use super::{BackupSite, MilvusError, catalog, rbac, schema, storage_err};
 use crate::transfer::{self, Progress, ProgressMode, SourceObject, TransferOptions, list_tree};
 
 /// How to restore.
@@ -51,6 +51,8 @@ pub struct RestoreOptions {
     pub import_timeout: Duration,
     /// Restore into a Milvus older than the backup's source (what the target cannot import is still refused).
     pub allow_downgrade: bool,
+    /// Restore the backup's users, roles, grants and privilege groups that the target lacks (Milvus 2.4+).
+    pub rbac: bool,
     /// Copy tuning (staging and verification), and where journals live.
     pub transfer: TransferOptions,
 }
@@ -104,6 +106,20 @@ pub async fn restore_backup(
     if options.skip_create {
         check_targets_exist(site, &plan).await?;
     }
+    let rbac_meta = match (&info.rbac_meta, options.rbac) {
+        (_, false) => None,
+        (Some(m), true) => {
+            rbac::check(version, &site.milvus.address, "restore")?;
+            Some(m)
+        }
+        (None, true) => {
+            return Err(MilvusError::BadInput(format!(
+                "backup '{}' holds no users or roles (it was made without --rbac); restore it without --rbac. \
+                 Nothing was created",
+                options.name
+            )));
+        }
+    };
     if !options.skip_verify && !options.meta_only {
         verify_backup(site, &dir, &options, &progress, &cancel).await?;
     }
@@ -122,6 +138,17 @@ pub async fn restore_backup(
             options.transfer.state_dir.display()
         )),
     })?;
+    if let Some(m) = rbac_meta {
+        let client = MilvusClient::connect(&site.milvus, "default").await?;
+        let sent = rbac::restore(&client, m).await?;
+        progress.note(&format!(
+            "restored {} user(s), {} role(s), {} grant(s), {} privilege group(s) the target lacked",
+            sent.users.len(),
+            sent.roles.len(),
+            sent.grants.len(),
+            sent.privilege_groups.len()
+        ));
+    }
     let run = Run {
         site,
         dir: &dir,
