@@ -9,20 +9,6 @@ use std::time::{Duration, SystemTime};
 
 use support::*;
 
-fn fs_remotes(dir: &Path) -> PathBuf {
-    let (a, b) = (dir.join("fa"), dir.join("fb"));
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::create_dir_all(&b).unwrap();
-    remotes_file_with(
-        dir,
-        &format!(
-            "[remotes.fa]\ntype = \"fs\"\nroot = \"{}\"\n\n[remotes.fb]\ntype = \"fs\"\nroot = \"{}\"\n",
-            a.display(),
-            b.display()
-        ),
-    )
-}
-
 fn put(dir: &Path, rel: &str, data: &[u8]) {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -6,61 +6,13 @@
 mod support;
 
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
 
 use support::*;
 
 const MIB: usize = 1 << 20;
 /// Twelve parts of 8 MiB: at 16 MiB/s, the last ones are read seconds after the first has landed.
 const SIZE: usize = 96 * MIB;
-
-fn fs_remotes(dir: &Path) -> PathBuf {
-    let (a, b) = (dir.join("fa"), dir.join("fb"));
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::create_dir_all(&b).unwrap();
-    remotes_file_with(
-        dir,
-        &format!(
-            "[remotes.fa]\ntype = \"fs\"\nroot = \"{}\"\n\n[remotes.fb]\ntype = \"fs\"\nroot = \"{}\"\n",
-            a.display(),
-            b.display()
-        ),
-    )
-}
-
-fn spawn(config: &Path, state: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mbx"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("MBX_STATE_DIR", state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mbx")
-}
-
-/// Waits (at most 60 s) until a journal under `state` records a landed part; false if `child` ended first.
-fn wait_for_a_landed_part(child: &mut Child, state: &Path) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let landed = std::fs::read_dir(state.join("journals"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("{\"part\":")));
-        if landed {
-            return true;
-        }
-        if child.try_wait().expect("poll mbx").is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no part landed within 60 s");
-}
 
 /// Runs the transfer `src` → `fb:dst`, calls `change` once a part has landed, and checks the outcome: exit 1
 /// naming the change, and no object at the destination unless it is one whole version.
@@ -81,7 +33,7 @@ async fn copy_while_changing(
         "--bwlimit",
         "16MiB",
     ];
-    let mut run = spawn(config, &state, &args);
+    let mut run = spawn_mbx_with(config, &state, &args);
     assert!(
         wait_for_a_landed_part(&mut run, &state),
         "the copy ended before a part landed: nothing was tested"

@@ -5,28 +5,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
 use support::*;
 
 const MIB: usize = 1 << 20;
-
-/// Two `fs` remotes, `fa` and `fb`, under `dir`, beside the test servers.
-fn fs_remotes(dir: &Path) -> PathBuf {
-    let (a, b) = (dir.join("fa"), dir.join("fb"));
-    std::fs::create_dir_all(&a).unwrap();
-    std::fs::create_dir_all(&b).unwrap();
-    remotes_file_with(
-        dir,
-        &format!(
-            "[remotes.fa]\ntype = \"fs\"\nroot = \"{}\"\n\n[remotes.fb]\ntype = \"fs\"\nroot = \"{}\"\n",
-            a.display(),
-            b.display()
-        ),
-    )
-}
 
 /// A source tree of one 40 MiB and one 12 MiB object under `fa:c4`.
 fn source_tree(dir: &Path) -> Tree {
@@ -39,38 +23,6 @@ fn source_tree(dir: &Path) -> Tree {
         std::fs::write(path, v).unwrap();
     }
     t
-}
-
-fn spawn(config: &Path, state: &Path, args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_mbx"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("MBX_STATE_DIR", state)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn mbx")
-}
-
-/// Waits (at most 60 s) until a journal under `state` records a landed part; false if `child` ended first.
-fn wait_for_a_landed_part(child: &mut Child, state: &Path) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        let landed = std::fs::read_dir(state.join("journals"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("{\"part\":")));
-        if landed {
-            return true;
-        }
-        if child.try_wait().expect("poll mbx").is_some() {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("no part landed within 60 s");
 }
 
 fn stderr(out: &Output) -> String {
@@ -94,7 +46,7 @@ async fn a_second_run_of_the_same_transfer_is_refused() {
     {
         let state = dir.path().join(format!("state-{i}"));
         let args = [&["transfer", "fa:c4", dst][..], &SLOW, &["--verify"]].concat();
-        let mut first = spawn(&config, &state, &args);
+        let mut first = spawn_mbx_with(&config, &state, &args);
         let pid = first.id();
         assert!(
             wait_for_a_landed_part(&mut first, &state),
@@ -145,7 +97,7 @@ async fn cleanup_leaves_a_running_transfer_alone() {
     let want = source_tree(dir.path());
     let state = dir.path().join("state");
     let args = [&["transfer", "fa:c4", "fb:c4"][..], &SLOW].concat();
-    let mut run = spawn(&config, &state, &args);
+    let mut run = spawn_mbx_with(&config, &state, &args);
     assert!(
         wait_for_a_landed_part(&mut run, &state),
         "nothing was tested"
@@ -194,7 +146,7 @@ async fn a_partial_file_removed_under_a_running_transfer_never_lands_with_holes(
     let want = source_tree(dir.path());
     let state = dir.path().join("state");
     let args = [&["transfer", "fa:c4", "fb:c4"][..], &SLOW].concat();
-    let mut run = spawn(&config, &state, &args);
+    let mut run = spawn_mbx_with(&config, &state, &args);
     assert!(
         wait_for_a_landed_part(&mut run, &state),
         "nothing was tested"

@@ -102,6 +102,12 @@ pub async fn restore_backup(
         )));
     }
     let plan = plan_targets(&info, &options)?;
+    // Every import job is planned from the meta before anything is created: a backup whose jobs cannot be
+    // planned (mixed group ids or storage versions in one folder) is refused whole.
+    let jobs = plan
+        .iter()
+        .map(|(coll, _)| plan_imports(&dir, coll))
+        .collect::<Result<Vec<_>, _>>()?;
     let version = check_target(site, &dir, &info, &plan, &options).await?;
     if options.skip_create {
         check_targets_exist(site, &plan).await?;
@@ -159,11 +165,11 @@ pub async fn restore_backup(
         version,
     };
     let mut summary = RestoreSummary::default();
-    for (coll, target) in plan {
+    for ((coll, target), jobs) in plan.into_iter().zip(&jobs) {
         let request = create_database_request(&target.db, &info, db_of(coll), version);
         ensure_database(site, request).await?;
         let client = MilvusClient::connect(&site.milvus, &target.db).await?;
-        let done = restore_collection(&run, &client, coll, &target)
+        let done = restore_collection(&run, &client, coll, &target, jobs)
             .await
             .map_err(|e| {
                 let context = format!("restoring '{}' into '{target}'", coll.collection_name);
@@ -518,6 +524,7 @@ async fn restore_collection(
     client: &MilvusClient,
     coll: &CollectionBackupInfo,
     target: &Target,
+    jobs: &[PlannedImport],
 ) -> Result<RestoredCollection, MilvusError> {
     let (site, options, journal) = (run.site, run.options, run.journal);
     let (name, jkey) = (target.name.as_str(), target.key());
@@ -572,9 +579,8 @@ async fn restore_collection(
     if options.meta_only {
         return Ok(out);
     }
-    let jobs = plan_imports(run.dir, coll)?;
     let stage = stage_binlogs(run, coll, &jkey).await?;
-    for job in &jobs {
+    for job in jobs {
         if run.cancel.is_cancelled() {
             return Err(MilvusError::Interrupted);
         }

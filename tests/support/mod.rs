@@ -302,3 +302,55 @@ pub fn skip_without_servers() -> bool {
     });
     true
 }
+
+/// Two `fs` remotes, `fa` and `fb`, in folders under `dir`, beside the test servers; returns the remotes file.
+pub fn fs_remotes(dir: &std::path::Path) -> PathBuf {
+    let (a, b) = (dir.join("fa"), dir.join("fb"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    remotes_file_with(
+        dir,
+        &format!(
+            "[remotes.fa]\ntype = \"fs\"\nroot = \"{}\"\n\n[remotes.fb]\ntype = \"fs\"\nroot = \"{}\"\n",
+            a.display(),
+            b.display()
+        ),
+    )
+}
+
+/// Starts `mbx` with the remotes file `config`, its output piped.
+pub fn spawn_mbx_with(
+    config: &std::path::Path,
+    state: &std::path::Path,
+    args: &[&str],
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_mbx"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("MBX_STATE_DIR", state)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn mbx")
+}
+
+/// Waits (at most 60 s) until a journal under `state` records a landed part; false if `child` ended first.
+pub fn wait_for_a_landed_part(child: &mut std::process::Child, state: &std::path::Path) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
+        let landed = std::fs::read_dir(state.join("journals"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("{\"part\":")));
+        if landed {
+            return true;
+        }
+        if child.try_wait().expect("poll mbx").is_some() {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("no part landed within 60 s");
+}
