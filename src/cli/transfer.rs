@@ -287,7 +287,6 @@ pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Ex
     let report = verify_tree(
         &remote,
         &within.as_dir(),
-        None,
         &options,
         progress.clone(),
         ctx.cancel.clone(),

@@ -497,7 +497,6 @@ async fn verify_backup(
     let report = transfer::verify_tree(
         &site.backups,
         dir,
-        None,
         &options.transfer,
         verifier.clone(),
         cancel.clone(),

@@ -14,7 +14,7 @@ use opendal::services::{Azblob, Fs, Gcs, Memory, S3};
 use crate::config::{RemoteConfig, RemoteKind};
 
 pub use path::{KeyError, RemotePath, check_addressable, check_key, join_key};
-pub use upload::{IncompleteUpload, Landed, LandedPart, ResumableUploads, UploadError};
+pub use upload::{IncompleteUpload, Landed, LandedPart, LocalFiles, ResumableUploads, UploadError};
 
 /// With a bandwidth limit, no single request may carry more than this (the limiter's burst).
 pub const MAX_THROTTLED_REQUEST: u32 = 16 << 20;
@@ -161,6 +161,24 @@ impl Remote {
         self.uploads.as_ref()
     }
 
+    /// Where `key` is on the local disk, for an `fs` remote. The key must have passed [`Remote::check_key`].
+    pub fn local_path(&self, key: &str) -> Option<std::path::PathBuf> {
+        if self.config.kind != RemoteKind::Fs {
+            return None;
+        }
+        let root = self.config.options.get("root")?;
+        Some(std::path::Path::new(root).join(key))
+    }
+
+    /// A check of keys about to be written, for links out of an `fs` root (see [`InsideRoot`]).
+    pub fn inside_root(&self) -> InsideRoot {
+        let root = match self.config.kind {
+            RemoteKind::Fs => self.config.options.get("root").map(std::path::Path::new),
+            _ => None,
+        };
+        InsideRoot::new(&self.config.name, root)
+    }
+
     /// Refuses keys that are not valid for this remote (for `fs`: anything that could leave the root).
     pub fn check_key(&self, key: &str) -> Result<(), RemoteError> {
         check_key(self.config.kind, key).map_err(|e| RemoteError {
@@ -252,7 +270,8 @@ fn prepare_fs(
         }
         Access::Write => {
             let own: Vec<String> = FS_OWN_DIRS.iter().map(|d| format!("{d}/x")).collect();
-            if let Some((_, existing)) = first_way_out(&root, own.iter().map(String::as_str)) {
+            let mut guard = InsideRoot::new(&config.name, Some(&root));
+            if let Some(existing) = own.iter().find_map(|k| guard.way_out(k)) {
                 return Err(RemoteError {
                     remote: config.name.clone(),
                     message: format!(
@@ -275,58 +294,91 @@ fn writes_inside_root<'a>(
     root: &std::path::Path,
     keys: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), RemoteError> {
-    match first_way_out(root, keys) {
-        None => Ok(()),
-        Some((key, existing)) => Err(RemoteError {
+    let mut guard = InsideRoot::new(remote, Some(root));
+    keys.into_iter().try_for_each(|k| guard.check(k))
+}
+
+/// Checks keys about to be written, one at a time, for a way out of an `fs` root: a key that is itself a link
+/// out of the root, or whose nearest existing folder (or link) resolves outside it. Folders already checked
+/// are remembered, so a tree of many keys costs about one `lstat` per key. Other kinds pass everything.
+pub struct InsideRoot {
+    remote: String,
+    /// The root and its canonical path; none when not on `fs` or when the root does not exist yet (mbx
+    /// creates it, and everything below it).
+    roots: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    checked: std::collections::HashSet<std::path::PathBuf>,
+}
+
+impl InsideRoot {
+    fn new(remote: &str, root: Option<&std::path::Path>) -> InsideRoot {
+        let roots = root.and_then(|r| Some((r.to_path_buf(), std::fs::canonicalize(r).ok()?)));
+        InsideRoot {
             remote: remote.to_string(),
+            roots,
+            checked: Default::default(),
+        }
+    }
+
+    /// Fails when writing `key` would go through a link out of the root.
+    pub fn check(&mut self, key: &str) -> Result<(), RemoteError> {
+        let Some(existing) = self.way_out(key) else {
+            return Ok(());
+        };
+        let root = self.roots.as_ref().map(|r| r.0.display().to_string());
+        Err(RemoteError {
+            remote: self.remote.clone(),
             message: format!(
                 "key '{}' would be written through '{}', which leads outside the root {}; remove that \
                  symbolic link or choose another destination",
                 crate::config::shown(key),
                 existing.display(),
-                root.display()
+                root.unwrap_or_default()
             ),
             fault: Fault::Input,
-        }),
+        })
     }
-}
 
-/// The first of `keys` below `root` that is itself a link out of the root, or whose nearest existing folder (or
-/// link) resolves outside it, and that path. None when every one stays inside, or when there is no root yet (mbx creates it, and all below it).
-fn first_way_out<'a>(
-    root: &std::path::Path,
-    keys: impl IntoIterator<Item = &'a str>,
-) -> Option<(&'a str, std::path::PathBuf)> {
-    let real_root = std::fs::canonicalize(root).ok()?;
-    let mut checked = std::collections::HashSet::new();
-    for key in keys {
+    /// The link (or folder) on the way to `key` that leads out of the root, if any.
+    fn way_out(&mut self, key: &str) -> Option<std::path::PathBuf> {
+        let (root, real_root) = self.roots.as_ref()?;
         let path = root.join(key.trim_end_matches('/'));
         // The object itself may be a link out: a copy onto it (the fs service's server-side copy) follows it.
         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) {
-            let inside =
-                std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(&real_root));
+            let inside = std::fs::canonicalize(&path).is_ok_and(|real| real.starts_with(real_root));
             if !inside {
-                return Some((key, path));
+                return Some(path);
             }
         }
-        let Some(parent) = path.parent() else {
-            continue;
-        };
-        if !checked.insert(parent.to_path_buf()) {
-            continue;
+        let parent = path.parent()?;
+        if self.checked.contains(parent) {
+            return None;
         }
-        let Some(existing) = parent
+        let existing = parent
             .ancestors()
-            .find(|a| std::fs::symlink_metadata(a).is_ok())
-        else {
-            continue;
-        };
+            .find(|a| std::fs::symlink_metadata(a).is_ok())?;
         let inside = std::fs::canonicalize(existing)
-            .map(|real| real.starts_with(&real_root))
+            .map(|real| real.starts_with(real_root))
             .unwrap_or(false);
         if !inside {
-            return Some((key, existing.to_path_buf()));
+            return Some(existing.to_path_buf());
         }
+        self.checked.insert(parent.to_path_buf());
+        None
     }
-    None
+}
+
+/// A local (`fs`) remote rooted at `root`, for unit tests.
+#[cfg(test)]
+pub(crate) fn local_for_tests(name: &str, root: &std::path::Path) -> Remote {
+    let text = format!(
+        "[remotes.{name}]\ntype = \"fs\"\nroot = {:?}\n",
+        root.display().to_string()
+    );
+    let config = crate::config::RemotesConfig::parse(
+        &text,
+        crate::config::ConfigSource::Embedded,
+        &Default::default(),
+    )
+    .expect("a valid test remote");
+    Remote::open(config.get(name).expect("the test remote")).expect("an openable test remote")
 }

@@ -38,7 +38,7 @@ impl CopyError {
         }
     }
 
-    fn fatal(message: String) -> CopyError {
+    pub(super) fn fatal(message: String) -> CopyError {
         CopyError {
             message,
             retryable: false,
@@ -53,6 +53,15 @@ impl CopyError {
             cancelled: true,
         }
     }
+}
+
+/// Whether an object that landed is on stable storage yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    /// The store said so (an object store's answer, a flushed file).
+    Durable,
+    /// Written to a local disk without a flush: the run flushes it with others before journaling it.
+    NeedsSync,
 }
 
 /// A byte budget shared by every object in flight, in KiB so that it fits a semaphore.
@@ -106,7 +115,10 @@ pub(crate) struct Copier {
 
 impl Copier {
     /// Copies one object with retries and returns its manifest entry.
-    pub async fn copy(&self, obj: &PlannedObject) -> Result<ManifestEntry, CopyError> {
+    pub async fn copy(
+        &self,
+        obj: &PlannedObject,
+    ) -> Result<(ManifestEntry, Durability), CopyError> {
         let attempt = || async { self.copy_once(obj).await };
         attempt
             .retry(
@@ -127,11 +139,16 @@ impl Copier {
             .await
     }
 
-    async fn copy_once(&self, obj: &PlannedObject) -> Result<ManifestEntry, CopyError> {
+    async fn copy_once(
+        &self,
+        obj: &PlannedObject,
+    ) -> Result<(ManifestEntry, Durability), CopyError> {
         if self.cancel.is_cancelled() {
             return Err(CopyError::cancelled());
         }
         let size = obj.src.size;
+        let mut durability = Durability::Durable;
+        let local = self.dst.uploads().and_then(|u| u.local_files());
         let hash = if obj.src.is_dir {
             self.dst
                 .op()
@@ -141,6 +158,9 @@ impl Copier {
             blake3::hash(b"")
         } else if self.server_side {
             self.copy_server_side(obj).await?
+        } else if let (true, Some(files)) = (size <= self.options.part_size, local) {
+            durability = Durability::NeedsSync;
+            self.copy_small_to_local(obj, files).await?
         } else if size <= self.options.part_size {
             self.copy_small(obj).await?
         } else if let (Some(uploads), Some(journal)) = (self.dst.uploads(), &self.journal) {
@@ -161,13 +181,72 @@ impl Copier {
                 cancelled: false,
             });
         }
-        Ok(ManifestEntry {
+        let entry = ManifestEntry {
             key: obj.src.rel.clone(),
             size,
             blake3,
             src_etag: obj.src.etag.clone(),
             src_mtime: obj.src.mtime.clone(),
+        };
+        Ok((entry, durability))
+    }
+
+    /// Small objects to a local disk: read (in place when the source is local too), hashed and written in one
+    /// trip to the blocking pool, to a temporary file renamed into place, without a flush of its own: the run
+    /// flushes objects in groups before it journals them (see `run::GroupCommit`).
+    async fn copy_small_to_local(
+        &self,
+        obj: &PlannedObject,
+        files: crate::remote::LocalFiles,
+    ) -> Result<blake3::Hash, CopyError> {
+        let _mem = self.budget.reserve(obj.src.size).await?;
+        let from_disk = self.src.local_path(&obj.src.key);
+        let read = match from_disk {
+            Some(_) => None,
+            None => Some(self.read_small(obj).await?),
+        };
+        if self.cancel.is_cancelled() {
+            return Err(CopyError::cancelled());
+        }
+        let (src, dst) = (obj.src.clone(), obj.dst_key.clone());
+        let done = tokio::task::spawn_blocking(move || -> Result<blake3::Hash, LocalError> {
+            let data = match (read, from_disk) {
+                (Some(buf), _) => buf.to_vec(),
+                (None, Some(path)) => read_local(&path, &src)?,
+                (None, None) => Vec::new(),
+            };
+            let hash = blake3::hash(&data);
+            files.write(&dst, &data).map_err(LocalError::Write)?;
+            Ok(hash)
         })
+        .await
+        .map_err(|e| CopyError::fatal(format!("copying '{}': {e}", obj.src.key)))?;
+        let hash = done.map_err(|e| e.into_copy_error(self, obj))?;
+        self.progress.add_bytes(obj.src.size);
+        Ok(hash)
+    }
+
+    /// One GET of a small object, checked to be the listed version. With its size given, a read allocates what
+    /// the object needs; without it OpenDAL's fs reader fills a 4 MiB buffer that the object's bytes then keep
+    /// alive: 64 small objects in flight held 256 MiB.
+    async fn read_small(&self, obj: &PlannedObject) -> Result<opendal::Buffer, CopyError> {
+        let mut read = self.src.op().read_with(&obj.src.key);
+        if obj.src.size > 0 {
+            read = read.range(0..obj.src.size);
+        }
+        if let Some(etag) = self.if_match(obj) {
+            read = read.if_match(etag);
+        }
+        let buf = tokio::select! {
+            r = read => r.map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        check_length(obj, buf.len() as u64)?;
+        if obj.src.etag.is_none() {
+            // One GET of an object store sees one version; a file can change while it is read.
+            self.check_unchanged(obj).await?;
+        }
+        Ok(buf)
     }
 
     pub(super) fn user_metadata(
@@ -194,24 +273,7 @@ impl Copier {
     /// Small objects: one GET, hash, one PUT carrying the hash in its metadata.
     async fn copy_small(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
         let _mem = self.budget.reserve(obj.src.size).await?;
-        // With its size given, a read allocates what the object needs; without it OpenDAL's fs reader fills
-        // a 4 MiB buffer that the object's bytes then keep alive: 64 small objects in flight held 256 MiB.
-        let mut read = self.src.op().read_with(&obj.src.key);
-        if obj.src.size > 0 {
-            read = read.range(0..obj.src.size);
-        }
-        if let Some(etag) = self.if_match(obj) {
-            read = read.if_match(etag);
-        }
-        let buf = tokio::select! {
-            r = read => r.map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?,
-            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-        };
-        check_length(obj, buf.len() as u64)?;
-        if obj.src.etag.is_none() {
-            // One GET of an object store sees one version; a file can change while it is read.
-            self.check_unchanged(obj).await?;
-        }
+        let buf = self.read_small(obj).await?;
         let mut hasher = blake3::Hasher::new();
         for chunk in buf.clone() {
             hasher.update(&chunk);
@@ -410,13 +472,13 @@ impl Copier {
                 obj.src.size
             )));
         }
-        match (&obj.src.etag, super::plan::clean_etag(&meta)) {
+        match (&obj.src.etag, super::listing::clean_etag(&meta)) {
             (Some(listed), Some(now)) if *listed != now => {
                 return Err(changed(format!("ETag {now}, {listed} when listed")));
             }
             (Some(_), Some(_)) => {}
             _ => {
-                let now = super::plan::metadata_mtime(&meta);
+                let now = super::listing::metadata_mtime(&meta);
                 // A listing and a HEAD may give the time at different precisions (milliseconds, seconds);
                 // a local file system gives the same nanoseconds to both.
                 let exact = self.src.config().kind == crate::config::RemoteKind::Fs;
@@ -493,6 +555,83 @@ pub(crate) fn io_retryable(kind: std::io::ErrorKind) -> bool {
             | K::CrossesDevices
             | K::TooManyLinks
     )
+}
+
+/// Why copying a small object to a local disk failed.
+enum LocalError {
+    /// Reading the local source failed.
+    Read(std::io::Error),
+    /// The local source is not the version listed.
+    Changed(String),
+    /// Writing the destination failed.
+    Write(std::io::Error),
+}
+
+impl LocalError {
+    fn into_copy_error(self, copier: &Copier, obj: &PlannedObject) -> CopyError {
+        let io = |what: String, e: std::io::Error| CopyError {
+            retryable: io_retryable(e.kind()),
+            message: format!("{what}: {e}"),
+            cancelled: false,
+        };
+        match self {
+            LocalError::Read(e) => io(
+                format!(
+                    "reading '{}' on remote '{}'",
+                    obj.src.key,
+                    copier.src.name()
+                ),
+                e,
+            ),
+            LocalError::Write(e) => io(
+                format!(
+                    "writing '{}' on remote '{}'",
+                    obj.dst_key,
+                    copier.dst.name()
+                ),
+                e,
+            ),
+            LocalError::Changed(now) => CopyError::fatal(format!(
+                "'{}' changed on remote '{}' while it was copied ({now}); it is not copied, and the next run \
+                 copies the new version",
+                obj.src.key,
+                copier.src.name()
+            )),
+        }
+    }
+}
+
+/// Reads a local file whole and checks, after the read, that it is still the version listed: the same size
+/// and modification time (to the nanosecond), so bytes of two versions never land as one.
+fn read_local(path: &std::path::Path, listed: &super::SourceObject) -> Result<Vec<u8>, LocalError> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(LocalError::Changed("it was removed".into()));
+        }
+        Err(e) => return Err(LocalError::Read(e)),
+    };
+    let meta = std::fs::metadata(path).map_err(LocalError::Read)?;
+    if meta.len() != listed.size || data.len() as u64 != listed.size {
+        return Err(LocalError::Changed(format!(
+            "{} bytes now, {} when listed",
+            data.len(),
+            listed.size
+        )));
+    }
+    let now = meta
+        .modified()
+        .ok()
+        .and_then(|t| opendal::raw::Timestamp::try_from(t).ok())
+        .map(|t| t.to_string());
+    if listed.mtime.is_some() && now != listed.mtime {
+        return Err(LocalError::Changed(format!(
+            "modified {}, {} when listed",
+            now.unwrap_or_default(),
+            listed.mtime.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(data)
 }
 
 /// Whether two RFC 3339 times are the same: exactly, or to the second.

@@ -4,10 +4,12 @@
 mod cleanup;
 mod copy;
 mod journal;
+mod listing;
 mod manifest;
 mod plan;
 mod progress;
 mod resume;
+mod run;
 mod tree_hash;
 mod verify;
 
@@ -15,15 +17,14 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::StreamExt;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use crate::remote::{Remote, RemotePath, join_key};
-use copy::{Copier, MemoryBudget};
-use journal::{Journal, JournalHeader};
-use plan::Action;
-pub use plan::{Links, SkippedLink, SourceObject, list_local, list_tree};
+use listing::Listing;
+pub use listing::{Links, SkippedLink, SourceObject, list_local, list_tree};
+use run::{Executed, Landed, Run};
 
 pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, cleanup_remote};
 pub use journal::default_state_dir;
@@ -241,44 +242,46 @@ pub async fn transfer(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
-    let (ends, objects, skipped_links) =
-        plan::resolve(src, src_path, dst, dst_path, options.links).await?;
-    plan::report_skipped(&progress, &skipped_links);
-    let (objects, refused) = plan::refuse_unaddressable(&ends, objects);
-    for r in &refused {
-        progress.object_done("failed", &r.key, 0, serde_json::json!({"error": r.reason}));
-    }
-    // Kept for a repair after a failed verification (below).
-    let listed = if options.verify && !ends.single {
-        objects.clone()
-    } else {
-        Vec::new()
-    };
-    let (mut summary, manifest) = execute(
-        src,
-        dst,
+    let (ends, listing) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
+    let run = Run::open(
+        (src, dst),
         &ends,
-        objects,
         &options,
         progress.clone(),
         cancel.clone(),
-    )
-    .await?;
-    summary.skipped_links = skipped_links.len() as u64;
-    if !refused.is_empty() {
-        // Not every object is there: no manifest, as for any failed object.
-        summary.failed.extend(refused);
-        summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
-        return Ok(summary);
-    }
-    let Some(manifest) = manifest else {
+    )?;
+    let Executed {
+        mut summary,
+        landed,
+    } = run.execute(listing).await?;
+    let Some(landed) = landed else {
+        progress.finish();
+        summary.seconds = progress.elapsed().as_secs_f64();
         return Ok(summary);
     };
-    if !ends.single {
-        let (written, replaced) =
-            replace_manifest(dst, &ends.dst_root, &manifest, &progress).await?;
-        summary.manifest = Some(written);
-        summary.replaced_manifest_of = replaced;
+    run.finish().await?;
+    progress.finish();
+    if let Landed::Tree {
+        manifest,
+        changed,
+        replaces,
+    } = &landed
+    {
+        summary.manifest = Some(if *changed {
+            if let Some(other) = replaces {
+                progress.note(&format!(
+                    "warning: {}:{} was written from {other}; it now describes {} (the objects from \
+                     {other} stay, but are no longer in the manifest)",
+                    dst.name(),
+                    join_key(ends.dst_root(), MANIFEST_KEY),
+                    manifest_source(src, &ends),
+                ));
+            }
+            manifest.upload(dst, ends.dst_root()).await?
+        } else {
+            format!("{}:{}", dst.name(), join_key(ends.dst_root(), MANIFEST_KEY))
+        });
+        summary.replaced_manifest_of = replaces.clone().filter(|_| *changed);
     }
     if options.verify {
         let verifier = Arc::new(Progress::new(
@@ -289,31 +292,32 @@ pub async fn transfer(
             },
             "verified",
         ));
-        let mut report = if ends.single {
-            verify::verify_object(
-                dst,
-                &ends.dst_root,
-                &manifest.objects,
-                &options,
-                verifier.clone(),
-                cancel.clone(),
-            )
-            .await
-        } else {
-            verify_tree(
-                dst,
-                &ends.dst_root,
-                Some(manifest),
-                &options,
-                verifier.clone(),
-                cancel.clone(),
-            )
-            .await?
+        let mut report = match &landed {
+            Landed::Object(entry) => {
+                verify::verify_object(
+                    dst,
+                    ends.dst_root(),
+                    std::slice::from_ref(entry),
+                    &options,
+                    verifier.clone(),
+                    cancel.clone(),
+                )
+                .await
+            }
+            Landed::Tree { .. } => {
+                verify_tree(
+                    dst,
+                    ends.dst_root(),
+                    &options,
+                    verifier.clone(),
+                    cancel.clone(),
+                )
+                .await?
+            }
         };
-        if !report.mismatches.is_empty() && !report.interrupted && !ends.single {
+        if !report.mismatches.is_empty() && !report.interrupted && ends.is_tree() {
             let again = repair(
                 (src, dst, &ends),
-                listed,
                 &mut report,
                 &options,
                 (progress.clone(), verifier.clone()),
@@ -335,13 +339,17 @@ pub async fn transfer(
     Ok(summary)
 }
 
+/// What a manifest names as its tree's source.
+fn manifest_source(src: &Remote, ends: &plan::Endpoints) -> String {
+    format!("{}:{}", src.name(), ends.src_root())
+}
+
 /// Copies again, once, the objects that failed verification, then verifies them again. A re-run alone would
 /// not: the journal, the destination manifest and the object's own metadata all vouch for what was written, so
 /// only a re-read tells that the bytes changed since (a disk, a foreign write). The bad copy is deleted first,
 /// so the planner sees nothing there and copies it whole.
 async fn repair(
     (src, dst, ends): (&Remote, &Remote, &plan::Endpoints),
-    listed: Vec<SourceObject>,
     report: &mut VerifyReport,
     options: &TransferOptions,
     (progress, verifier): (Arc<Progress>, Arc<Progress>),
@@ -352,10 +360,15 @@ async fn repair(
         .iter()
         .map(|m| (m.key.as_str(), m.reason.as_str()))
         .collect();
-    let redo: Vec<SourceObject> = listed
-        .into_iter()
-        .filter(|o| bad.contains_key(o.rel.as_str()))
-        .collect();
+    // The source again, for the few objects to copy again (their listing entries were not kept).
+    let mut redo = Vec::new();
+    let mut listed = listing::list_stream(src, ends.src_root(), options.links).objects;
+    while let Some(o) = listed.next().await {
+        let o = o?;
+        if bad.contains_key(o.rel.as_str()) {
+            redo.push(o);
+        }
+    }
     if redo.is_empty() {
         return Ok(Summary::default());
     }
@@ -365,7 +378,7 @@ async fn repair(
             o.rel,
             bad[o.rel.as_str()]
         ));
-        let key = join_key(&ends.dst_root, &o.rel);
+        let key = ends.dst_key(&o.rel);
         dst.op()
             .delete(&key)
             .await
@@ -375,23 +388,23 @@ async fn repair(
             })?;
     }
     let first: Vec<Mismatch> = std::mem::take(&mut report.mismatches);
-    let (again, manifest) =
-        execute(src, dst, ends, redo, options, progress, cancel.clone()).await?;
-    let Some(manifest) = manifest else {
+    let run = Run::open((src, dst), ends, options, progress.clone(), cancel.clone())?;
+    let Executed { summary, landed } = run.execute(Listing::of(redo)).await?;
+    let Some(Landed::Tree { manifest, .. }) = landed else {
         // Not copied again (failed or interrupted): the first verdicts stand.
         report.mismatches = first;
-        report.interrupted |= again.interrupted;
-        return Ok(again);
+        report.interrupted |= summary.interrupted;
+        progress.finish();
+        return Ok(summary);
     };
-    let second = verify_tree(
-        dst,
-        &ends.dst_root,
-        Some(manifest),
-        options,
-        verifier,
-        cancel,
-    )
-    .await?;
+    run.finish().await?;
+    progress.finish();
+    let copied = manifest.reader().await.map_err(|e| TransferError::Remote {
+        remote: dst.name().to_string(),
+        message: format!("reading back the objects copied again: {e}"),
+    })?;
+    let second =
+        verify::verify_against(dst, ends.dst_root(), copied, options, verifier, cancel).await?;
     let still: HashSet<&str> = second.mismatches.iter().map(|m| m.key.as_str()).collect();
     report.repaired = first
         .iter()
@@ -400,37 +413,7 @@ async fn repair(
         .collect();
     report.mismatches = second.mismatches;
     report.interrupted |= second.interrupted;
-    Ok(again)
-}
-
-/// Writes `manifest` at `<root>` like [`write_manifest`], unless the manifest there already says the same (a
-/// re-run with nothing new writes nothing). When the manifest there came from another source, says so and
-/// returns that source: the objects it listed stay, but the new manifest no longer vouches for them.
-async fn replace_manifest(
-    dst: &Remote,
-    root: &str,
-    manifest: &Manifest,
-    progress: &Progress,
-) -> Result<(String, Option<String>), TransferError> {
-    let key = join_key(root, MANIFEST_KEY);
-    // A damaged manifest vouches for nothing (the plan said so and checked every object): replace it.
-    let old = match plan::read_manifest(dst, root).await {
-        Err(TransferError::DamagedManifest { .. }) => None,
-        other => other?,
-    };
-    if old.as_ref().is_some_and(|old| old.same_content(manifest)) {
-        return Ok((format!("{}:{key}", dst.name()), None));
-    }
-    let replaced = old.map(|o| o.source).filter(|s| *s != manifest.source);
-    if let Some(other) = &replaced {
-        progress.note(&format!(
-            "warning: {}:{key} was written from {other}; it now describes {} (the objects from {other} \
-             stay, but are no longer in the manifest)",
-            dst.name(),
-            manifest.source
-        ));
-    }
-    Ok((write_manifest(dst, root, manifest).await?, replaced))
+    Ok(summary)
 }
 
 /// Writes `manifest` as `<root>/.mbx/manifest.json` on `dst` and returns where (`remote:key`).
@@ -461,187 +444,33 @@ pub async fn copy_objects(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<(Summary, Option<Manifest>), TransferError> {
-    let ends = plan::Endpoints {
+    let ends = plan::Endpoints::Tree {
         src_root: src_root.to_string(),
         dst_root: dst_root.to_string(),
-        single: false,
     };
-    execute(src, dst, &ends, objects, options, progress, cancel).await
-}
-
-async fn execute(
-    src: &Remote,
-    dst: &Remote,
-    ends: &plan::Endpoints,
-    objects: Vec<SourceObject>,
-    options: &TransferOptions,
-    progress: Arc<Progress>,
-    cancel: CancellationToken,
-) -> Result<(Summary, Option<Manifest>), TransferError> {
-    let identity = format!(
-        "{}\n{}\n{}\n{}",
-        src.config().location(),
-        ends.src_root,
-        dst.config().location(),
-        ends.dst_root
-    );
-    let journal = if options.dry_run {
-        None
-    } else {
-        let header = JournalHeader {
-            dst_remote: dst.name().to_string(),
-            dst_location: dst.config().location(),
-            dst_root: Some(ends.dst_root.clone()),
-        };
-        let journal =
-            Journal::open(&options.state_dir, &identity, header).map_err(|e| match e {
-                journal::OpenError::Busy { .. } => TransferError::Busy(e.to_string()),
-                journal::OpenError::Io(source) => TransferError::Journal {
-                    path: options.state_dir.clone(),
-                    source,
-                },
-            })?;
-        Some(Arc::new(journal))
-    };
-    let planned = plan::plan(
-        src,
-        dst,
-        ends,
-        objects,
-        journal.as_deref(),
-        options.transfers * 4,
-    )
-    .await?;
-    let mut summary = Summary {
-        destination: format!("{}:{}", dst.name(), ends.dst_root),
-        ..Summary::default()
-    };
-    let mut entries = Vec::with_capacity(planned.len());
-    let mut to_copy = Vec::new();
-    for p in planned {
-        match &p.action {
-            Action::Skip(entry) => {
-                summary.skipped += 1;
-                summary.skipped_bytes += entry.size;
-                entries.push(entry.clone());
-            }
-            Action::Copy => to_copy.push(p),
+    let run = Run::open((src, dst), &ends, options, progress.clone(), cancel)?;
+    let Executed {
+        mut summary,
+        landed,
+    } = run.execute(Listing::of(objects)).await?;
+    let manifest = match landed {
+        Some(Landed::Tree { manifest, .. }) => {
+            run.finish().await?;
+            let reader = manifest.reader().await;
+            let whole = match reader {
+                Ok(r) => r.into_manifest().await,
+                Err(e) => Err(e),
+            };
+            Some(whole.map_err(|e| TransferError::Remote {
+                remote: dst.name().to_string(),
+                message: format!("reading back the manifest of what was copied: {e}"),
+            })?)
         }
-    }
-    let copy_bytes: u64 = to_copy.iter().map(|p| p.src.size).sum();
-    progress.set_total(to_copy.len() as u64, copy_bytes);
-    progress.json_event(serde_json::json!({
-        "event": "plan", "copy": to_copy.len(), "copy_bytes": copy_bytes,
-        "skip": summary.skipped, "skip_bytes": summary.skipped_bytes,
-    }));
-    if options.dry_run {
-        summary.would_copy = to_copy.iter().map(|p| p.dst_key.clone()).collect();
-        summary.seconds = progress.elapsed().as_secs_f64();
-        return Ok((summary, None));
-    }
-    let options = Arc::new(options.clone());
-    let run_cancel = cancel.child_token();
-    let copier = Copier {
-        src: src.clone(),
-        dst: dst.clone(),
-        options: options.clone(),
-        budget: MemoryBudget::new(options.memory_limit),
-        progress: progress.clone(),
-        cancel: run_cancel.clone(),
-        server_side: options.server_side && src.same_store(dst),
-        journal: journal.clone(),
-        resumed_bytes: Default::default(),
-        started_objects: Default::default(),
+        _ => None,
     };
-    let results = stream::iter(to_copy.iter())
-        .map(|p| {
-            let copier = &copier;
-            async move { (p, copier.copy(p).await) }
-        })
-        .buffer_unordered(options.transfers.max(1));
-    futures::pin_mut!(results);
-    let journal_ref = journal.as_deref();
-    while let Some((p, result)) = results.next().await {
-        match result {
-            Ok(entry) => {
-                if let Some(j) = journal_ref {
-                    j.record(&entry).map_err(|source| TransferError::Journal {
-                        path: j.path().to_path_buf(),
-                        source,
-                    })?;
-                }
-                summary.copied += 1;
-                summary.copied_bytes += entry.size;
-                progress.object_done(
-                    "copied",
-                    &p.dst_key,
-                    entry.size,
-                    serde_json::json!({"blake3": entry.blake3}),
-                );
-                entries.push(entry);
-            }
-            Err(e) if e.cancelled => summary.interrupted = true,
-            Err(e) => {
-                progress.object_done(
-                    "failed",
-                    &p.src.key,
-                    p.src.size,
-                    serde_json::json!({"error": e.message}),
-                );
-                summary.failed.push(Mismatch {
-                    key: p.src.key.clone(),
-                    reason: e.message.clone(),
-                });
-                if options.fail_fast {
-                    summary.interrupted = true;
-                    run_cancel.cancel();
-                }
-            }
-        }
-    }
-    summary.resumed_bytes = copier
-        .resumed_bytes
-        .load(std::sync::atomic::Ordering::Relaxed);
-    summary.interrupted |= cancel.is_cancelled();
-    summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
-    let complete = summary.failed.is_empty() && !summary.interrupted;
-    if complete && let Some(j) = journal {
-        // Uploads of objects that left the source since an earlier run: nothing will finish them.
-        if let Some(uploads) = dst.uploads() {
-            for u in j.unfinished_uploads() {
-                if let Err(e) = uploads.abort(&u.dst_key, &u.upload_id).await {
-                    progress.note(&format!(
-                        "could not abort the unfinished upload of '{}': {e}",
-                        u.dst_key
-                    ));
-                }
-            }
-        }
-        j.finish().map_err(|source| TransferError::Journal {
-            path: options.state_dir.clone(),
-            source,
-        })?;
-        remove_stale_files(dst, &progress).await;
-    }
     progress.finish();
     summary.seconds = progress.elapsed().as_secs_f64();
-    let manifest =
-        complete.then(|| Manifest::new(format!("{}:{}", src.name(), ends.src_root), entries));
     Ok((summary, manifest))
-}
-
-/// After a run that completed: what killed runs left at the destination besides uploads (on `fs`, temporary
-/// files), from before this run started, so that no live writer's file is taken.
-async fn remove_stale_files(dst: &Remote, progress: &Progress) {
-    let Some(uploads) = dst.uploads() else {
-        return;
-    };
-    let started = std::time::SystemTime::now()
-        .checked_sub(progress.elapsed())
-        .unwrap_or(std::time::UNIX_EPOCH);
-    if let Err(e) = uploads.remove_stale_files(started).await {
-        progress.note(&format!("could not remove stale temporary files: {e}"));
-    }
 }
 
 #[cfg(test)]

@@ -1,36 +1,68 @@
-//! Planning a transfer: list the source tree, map each key to the destination, and decide per object
-//! whether it must be copied or has already landed (journal, or a `stat` of the destination).
+//! Planning a transfer: work out where the tree lands, then decide per object, as the source listing
+//! streams by, whether it must be copied or has already landed. The source listing, the destination's
+//! listing and both trees' manifests are all in key order, so the decision is a merge of sorted streams:
+//! memory does not grow with the number of objects.
 
-use std::collections::HashMap;
+use std::pin::Pin;
 
-use futures::TryStreamExt;
-use futures::stream::{self, StreamExt};
-use opendal::{EntryMode, ErrorKind, Metadata};
+use futures::stream::{Stream, StreamExt};
+use opendal::ErrorKind;
 
 use super::TransferError;
 use super::journal::Journal;
-use super::manifest::{
-    MANIFEST_KEY, MBX_DIR, META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, Manifest, ManifestEntry,
-    ManifestError,
+use super::listing::{
+    Links, Listing, ObjectStream, SourceObject, clean_etag, list_stream, metadata_mtime,
 };
-use crate::config::RemoteKind;
+use super::manifest::{MANIFEST_KEY, ManifestEntry, ManifestReader};
 use crate::remote::{Remote, RemotePath, join_key};
 
-/// One object of the source tree.
-#[derive(Debug, Clone, Default)]
-pub struct SourceObject {
-    /// Key relative to the destination root (what the manifest records).
-    pub rel: String,
-    /// Full key on the source remote.
-    pub key: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// ETag, when the store gives one.
-    pub etag: Option<String>,
-    /// Last-modified time, RFC 3339.
-    pub mtime: Option<String>,
-    /// A "directory marker" object (a key ending in `/`).
-    pub is_dir: bool,
+/// Where a transfer's objects come from and land.
+#[derive(Debug, Clone)]
+pub(crate) enum Endpoints {
+    /// A tree: each object under `src_root` lands at `dst_root` followed by its key below `src_root`.
+    Tree {
+        /// A folder prefix (ending in `/`), or empty.
+        src_root: String,
+        /// A folder prefix (ending in `/`), or empty.
+        dst_root: String,
+    },
+    /// One object, copied to one key. It has no manifest file.
+    Object {
+        /// Its key on the source.
+        src_key: String,
+        /// Its key at the destination.
+        dst_key: String,
+    },
+}
+
+impl Endpoints {
+    /// The source tree's root, or the object's key.
+    pub fn src_root(&self) -> &str {
+        match self {
+            Endpoints::Tree { src_root, .. } => src_root,
+            Endpoints::Object { src_key, .. } => src_key,
+        }
+    }
+
+    /// The destination tree's root, or the object's key there.
+    pub fn dst_root(&self) -> &str {
+        match self {
+            Endpoints::Tree { dst_root, .. } => dst_root,
+            Endpoints::Object { dst_key, .. } => dst_key,
+        }
+    }
+
+    /// Where the object `rel` (its key below the source root) lands.
+    pub fn dst_key(&self, rel: &str) -> String {
+        match self {
+            Endpoints::Tree { dst_root, .. } => join_key(dst_root, rel),
+            Endpoints::Object { dst_key, .. } => dst_key.clone(),
+        }
+    }
+
+    pub fn is_tree(&self) -> bool {
+        matches!(self, Endpoints::Tree { .. })
+    }
 }
 
 /// What to do with one object.
@@ -39,6 +71,11 @@ pub(crate) enum Action {
     Copy,
     /// Already at the destination with this manifest entry.
     Skip(ManifestEntry),
+    /// At the destination with the right size, but neither journal nor manifest says what it was copied
+    /// from: its own metadata decides (a `stat`, made by the copy step, many at once).
+    CheckMetadata,
+    /// It cannot be written as its own key (OpenDAL would trim it): it fails, named.
+    Refuse(String),
 }
 
 /// One object and its fate.
@@ -49,291 +86,21 @@ pub(crate) struct PlannedObject {
     pub action: Action,
     /// The BLAKE3 the source's own manifest gives for this object, if it has one that still matches.
     pub expected_blake3: Option<String>,
+    /// What the destination's manifest said of this key, if anything: the run rewrites the manifest only
+    /// when something differs.
+    pub previous: Option<ManifestEntry>,
 }
 
-/// Where a transfer's tree sits on each side.
-#[derive(Debug, Clone)]
-pub(crate) struct Endpoints {
-    /// Source tree root (a folder prefix, or the single object's key).
-    pub src_root: String,
-    /// Destination tree root (folder prefix ending in `/`, or empty).
-    pub dst_root: String,
-    /// The source is one object, not a tree.
-    pub single: bool,
-}
-
-pub(super) fn metadata_mtime(m: &Metadata) -> Option<String> {
-    m.last_modified().map(|t| t.to_string())
-}
-
-pub(super) fn clean_etag(m: &Metadata) -> Option<String> {
-    m.etag()
-        .map(|e| e.trim_matches('"').to_string())
-        .filter(|e| !e.is_empty())
-}
-
-/// What listing a local (`fs`) tree does with a symbolic link. rclone's default: skip it, and say so.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Links {
-    /// Skip every link, with a warning.
-    #[default]
-    Skip,
-    /// Copy what a link to a file points to, when that file is inside the remote's root. Links out of the
-    /// root, to folders, and dangling links are still skipped.
-    Follow,
-}
-
-/// An entry of a local tree that was not copied (a symbolic link or a special file), and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedLink {
-    /// Key relative to the source tree.
-    pub rel: String,
-    /// Why it was skipped.
-    pub reason: &'static str,
-}
-
-/// Lists every object under `dir` on `remote` (recursively), skipping mbx's own `.mbx/` folder at the root,
-/// and on `fs` symbolic links and special files.
-pub async fn list_tree(remote: &Remote, dir: &str) -> Result<Vec<SourceObject>, TransferError> {
-    Ok(list_source(remote, dir, Links::Skip).await?.0)
-}
-
-/// Says what was skipped: a warning each, or a `skipped_link` event with `--json`.
-pub(crate) fn report_skipped(progress: &super::Progress, skipped: &[SkippedLink]) {
-    for s in skipped {
-        if progress.is_json() {
-            progress.json_event(serde_json::json!({
-                "event": "skipped_link", "key": s.rel, "reason": s.reason,
-            }));
-        } else {
-            progress.note(&format!("warning: skipped {}: {}", s.rel, s.reason));
-        }
-    }
-}
-
-/// What the symbolic link at `path` leads to: a file inside `real_root`, copied with [`Links::Follow`], or
-/// something skipped, with the reason.
-fn follow_link(
-    real_root: &std::path::Path,
-    path: &std::path::Path,
-    links: Links,
-) -> Result<std::fs::Metadata, &'static str> {
-    let Ok(target) = std::fs::canonicalize(path) else {
-        return Err("a dangling symbolic link");
-    };
-    if !target.starts_with(real_root) {
-        return Err("a symbolic link that leads outside the root (never followed)");
-    }
-    let Ok(meta) = std::fs::metadata(&target) else {
-        return Err("a dangling symbolic link");
-    };
-    if meta.is_dir() {
-        return Err("a symbolic link to a folder (not followed)");
-    }
-    if !meta.is_file() {
-        return Err("a symbolic link to something that is not a regular file");
-    }
-    match links {
-        Links::Follow => Ok(meta),
-        Links::Skip => Err("a symbolic link (use --follow-links to copy the file it points to)"),
-    }
-}
-
-/// Entries as OpenDAL's listing gives them: key and metadata.
-type Listed = Vec<(String, Metadata)>;
-
-/// Lists the local folder `dir` (empty or ending in `/`) below `root` without following any link. OpenDAL's fs
-/// lister would read through links: a link to a file out of the root would be copied as that file (and, in a
-/// debug build, a link to a folder trips an assertion in OpenDAL).
-fn walk_fs(
-    root: &std::path::Path,
-    dir: &str,
-    links: Links,
-    recursive: bool,
-) -> Result<(Listed, Vec<SkippedLink>), std::io::Error> {
-    let (mut out, mut skipped) = (Vec::new(), Vec::new());
-    let start = root.join(dir.trim_end_matches('/'));
-    // A folder that is not there lists as empty, as on OpenDAL.
-    let (Ok(real_root), true) = (std::fs::canonicalize(root), start.is_dir()) else {
-        return Ok((out, skipped));
-    };
-    let depth = if recursive { usize::MAX } else { 1 };
-    let mut walker = walkdir::WalkDir::new(&start)
-        .min_depth(1)
-        .max_depth(depth)
-        .into_iter();
-    while let Some(entry) = walker.next() {
-        let entry = entry.map_err(std::io::Error::from)?;
-        let rel = entry
-            .path()
-            .strip_prefix(&start)
-            .map(|r| r.to_str().map(str::to_string));
-        let Ok(Some(rel)) = rel else {
-            skipped.push(SkippedLink {
-                rel: entry.path().to_string_lossy().into_owned(),
-                reason: "a name that is not valid UTF-8",
-            });
-            continue;
-        };
-        let file_type = entry.file_type();
-        if entry.depth() == 1 && entry.file_name() == ".mbx" {
-            if file_type.is_dir() {
-                walker.skip_current_dir();
-            }
-            continue;
-        }
-        let meta = if file_type.is_dir() {
-            out.push((
-                format!("{dir}{rel}/"),
-                opendal::MetadataBuilder::dir().build(),
-            ));
-            continue;
-        } else if file_type.is_file() {
-            entry.metadata().map_err(std::io::Error::from)?
-        } else if file_type.is_symlink() {
-            match follow_link(&real_root, entry.path(), links) {
-                Ok(m) => m,
-                Err(reason) => {
-                    skipped.push(SkippedLink { rel, reason });
-                    continue;
-                }
-            }
-        } else {
-            let reason = "not a regular file (a socket, pipe or device)";
-            skipped.push(SkippedLink { rel, reason });
-            continue;
-        };
-        let mut m = opendal::MetadataBuilder::file(meta.len());
-        let modified = meta.modified().ok();
-        // The same type and text as OpenDAL's own listing, so journals and manifests of earlier runs still match.
-        if let Some(t) = modified.and_then(|t| opendal::raw::Timestamp::try_from(t).ok()) {
-            m.last_modified(t);
-        }
-        out.push((format!("{dir}{rel}"), m.build()));
-    }
-    Ok((out, skipped))
-}
-
-/// The entries of the local (`fs`) folder `dir` (empty or ending in `/`), folders included (ending in `/`),
-/// without reading through a symbolic link: each link is skipped (and why) unless `links` follows it to a
-/// file inside the root. mbx's own `.mbx/` folder is not listed.
-pub async fn list_local(
-    remote: &Remote,
-    dir: &str,
-    links: Links,
-    recursive: bool,
-) -> Result<(Vec<(String, Metadata)>, Vec<SkippedLink>), TransferError> {
-    let root = std::path::PathBuf::from(
-        remote
-            .config()
-            .options
-            .get("root")
-            .map(String::as_str)
-            .unwrap_or(""),
-    );
-    let folder = dir.to_string();
-    let walked = tokio::task::spawn_blocking(move || walk_fs(&root, &folder, links, recursive))
-        .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
-    walked.map_err(|e| TransferError::Remote {
-        remote: remote.name().to_string(),
-        message: format!("listing '{dir}': {e}"),
-    })
-}
-
-/// [`list_tree`], with the links skipped (and why), following links to files inside the root when asked.
-pub(crate) async fn list_source(
-    remote: &Remote,
-    dir: &str,
-    links: Links,
-) -> Result<(Vec<SourceObject>, Vec<SkippedLink>), TransferError> {
-    let on_fs = remote.config().kind == RemoteKind::Fs;
-    let (entries, skipped) = if on_fs && (dir.is_empty() || dir.ends_with('/')) {
-        list_local(remote, dir, links, true).await?
-    } else {
-        let list_err = |e: opendal::Error| TransferError::Remote {
-            remote: remote.name().to_string(),
-            message: format!("listing '{dir}': {e}"),
-        };
-        let lister = remote
-            .op()
-            .lister_with(dir)
-            .recursive(true)
-            .await
-            .map_err(list_err)?;
-        let entries: Vec<opendal::Entry> = lister.try_collect().await.map_err(list_err)?;
-        let listed: Listed = entries
-            .into_iter()
-            .map(opendal::Entry::into_parts)
-            .collect();
-        (listed, Vec::new())
-    };
-    let mut out = Vec::with_capacity(entries.len());
-    for (key, meta) in entries {
-        let Some(rel) = key.strip_prefix(dir) else {
-            continue;
-        };
-        if rel.is_empty() || rel.starts_with(MBX_DIR) {
-            continue;
-        }
-        let is_dir = meta.mode() == EntryMode::DIR || key.ends_with('/');
-        // A local folder is not an object; on object stores a key ending in `/` is a real marker object.
-        if is_dir && on_fs {
-            continue;
-        }
-        remote
-            .check_key(&key)
-            .map_err(|e| TransferError::BadKey(e.to_string()))?;
-        out.push(SourceObject {
-            rel: rel.to_string(),
-            key,
-            size: if is_dir { 0 } else { meta.content_length() },
-            etag: clean_etag(&meta),
-            mtime: metadata_mtime(&meta),
-            is_dir,
-        });
-    }
-    out.sort_by(|a, b| a.rel.cmp(&b.rel));
-    Ok((out, skipped))
-}
-
-/// Sets apart the objects whose source or destination key OpenDAL would trim (whitespace at an end): each
-/// would be read or written as another key, so each fails up front, named.
-pub(crate) fn refuse_unaddressable(
-    ends: &Endpoints,
-    objects: Vec<SourceObject>,
-) -> (Vec<SourceObject>, Vec<super::Mismatch>) {
-    let mut refused = Vec::new();
-    let mut kept = Vec::with_capacity(objects.len());
-    for obj in objects {
-        let dst_key = if ends.single {
-            ends.dst_root.clone()
-        } else {
-            join_key(&ends.dst_root, &obj.rel)
-        };
-        match crate::remote::check_addressable(&obj.key)
-            .and_then(|()| crate::remote::check_addressable(&dst_key))
-        {
-            Ok(()) => kept.push(obj),
-            Err(e) => refused.push(super::Mismatch {
-                key: obj.key,
-                reason: e.to_string(),
-            }),
-        }
-    }
-    (kept, refused)
-}
-
-/// Works out the source tree and where it lands: a destination ending in `/` (or empty) receives the
-/// source's last path component, like `cp -r`; otherwise the destination path is the new root.
+/// Works out the source tree and where it lands, and starts listing it: a destination ending in `/` (or
+/// empty) receives the source's last path component, like `cp -r`; otherwise the destination path is the
+/// new root.
 pub(crate) async fn resolve(
     src: &Remote,
     src_path: &RemotePath,
     dst: &Remote,
     dst_path: &RemotePath,
     links: Links,
-) -> Result<(Endpoints, Vec<SourceObject>, Vec<SkippedLink>), TransferError> {
+) -> Result<(Endpoints, Listing), TransferError> {
     for (remote, path) in [(src, src_path), (dst, dst_path)] {
         if !path.path.is_empty() {
             remote
@@ -349,8 +116,9 @@ pub(crate) async fn resolve(
         src: src_path.to_string(),
         dst: dst_path.to_string(),
     };
-    let (objects, skipped) = list_source(src, &src_dir, links).await?;
-    if !objects.is_empty() || src_dir.is_empty() {
+    let mut listing = list_stream(src, &src_dir, links);
+    let first = listing.objects.next().await.transpose()?;
+    if first.is_some() || src_dir.is_empty() {
         let dst_root = match (into_folder, src_path.last_component()) {
             (true, Some(last)) => format!("{}{last}/", dst_path.as_dir()),
             (true, None) => dst_path.as_dir(),
@@ -360,15 +128,13 @@ pub(crate) async fn resolve(
         if src.same_store(dst) && dst_root.starts_with(&src_dir) {
             return Err(overlap());
         }
-        return Ok((
-            Endpoints {
-                src_root: src_dir,
-                dst_root,
-                single: false,
-            },
-            objects,
-            skipped,
-        ));
+        let rest = std::mem::replace(&mut listing.objects, Box::pin(futures::stream::empty()));
+        listing.objects = Box::pin(futures::stream::iter(first.map(Ok)).chain(rest));
+        let ends = Endpoints::Tree {
+            src_root: src_dir,
+            dst_root,
+        };
+        return Ok((ends, listing));
     }
     // Not a folder: maybe one object.
     if !src_path.path.ends_with('/') {
@@ -391,15 +157,11 @@ pub(crate) async fn resolve(
                     mtime: metadata_mtime(&meta),
                     is_dir: false,
                 };
-                return Ok((
-                    Endpoints {
-                        src_root: src_path.path.clone(),
-                        dst_root: dst_key,
-                        single: true,
-                    },
-                    vec![object],
-                    Vec::new(),
-                ));
+                let ends = Endpoints::Object {
+                    src_key: src_path.path.clone(),
+                    dst_key,
+                };
+                return Ok((ends, Listing::of(vec![object])));
             }
             Ok(_) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -414,50 +176,136 @@ pub(crate) async fn resolve(
     Err(TransferError::NothingToCopy(src_path.to_string()))
 }
 
-/// Reads the manifest of the tree at `root` on `remote`, if there is one.
-pub(crate) async fn read_manifest(
-    remote: &Remote,
-    root: &str,
-) -> Result<Option<Manifest>, TransferError> {
-    let key = join_key(root, MANIFEST_KEY);
-    match remote.op().read(&key).await {
-        Ok(buf) => Manifest::from_json(&buf.to_vec())
-            .map(Some)
-            .map_err(|e| match e {
-                ManifestError::Damaged(why) => TransferError::DamagedManifest {
-                    at: format!("{}:{key}", remote.name()),
-                    why,
-                },
-                ManifestError::Newer(message) => TransferError::Remote {
-                    remote: remote.name().to_string(),
-                    message: format!("'{key}': {message}"),
-                },
-            }),
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(TransferError::Remote {
-            remote: remote.name().to_string(),
-            message: format!("reading '{key}': {e}"),
-        }),
+/// A sorted stream, looked up by key as a merge walks forward.
+pub(crate) struct Sorted<T> {
+    stream: Pin<Box<dyn Stream<Item = Result<T, TransferError>> + Send>>,
+    head: Option<T>,
+    key: fn(&T) -> &str,
+    ended: bool,
+}
+
+impl<T> Sorted<T> {
+    pub fn new(
+        stream: Pin<Box<dyn Stream<Item = Result<T, TransferError>> + Send>>,
+        key: fn(&T) -> &str,
+    ) -> Sorted<T> {
+        Sorted {
+            stream,
+            head: None,
+            key,
+            ended: false,
+        }
+    }
+
+    fn empty(key: fn(&T) -> &str) -> Sorted<T>
+    where
+        T: Send + 'static,
+    {
+        Sorted::new(Box::pin(futures::stream::empty()), key)
+    }
+
+    /// The item with key `key`, if the stream has one; items before it are passed to `passed`.
+    pub async fn take(
+        &mut self,
+        key: &str,
+        mut passed: impl FnMut(T),
+    ) -> Result<Option<T>, TransferError> {
+        loop {
+            if self.head.is_none() && !self.ended {
+                match self.stream.next().await {
+                    Some(item) => self.head = Some(item?),
+                    None => self.ended = true,
+                }
+            }
+            let Some(head) = self.head.take() else {
+                return Ok(None);
+            };
+            match (self.key)(&head).cmp(key) {
+                std::cmp::Ordering::Less => passed(head),
+                std::cmp::Ordering::Equal => return Ok(Some(head)),
+                std::cmp::Ordering::Greater => {
+                    self.head = Some(head);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Passes everything left to `passed`.
+    async fn drain(&mut self, mut passed: impl FnMut(T)) -> Result<(), TransferError> {
+        if let Some(h) = self.head.take() {
+            passed(h);
+        }
+        while !self.ended {
+            match self.stream.next().await {
+                Some(item) => passed(item?),
+                None => self.ended = true,
+            }
+        }
+        Ok(())
     }
 }
 
-/// Like [`read_manifest`], for a manifest that only saves work (a transfer's source and destination): a
-/// damaged one vouches for nothing and is passed over with a warning; the run then checks each object
-/// itself and, at the destination, writes the manifest again when it completes.
-async fn read_manifest_if_sound(
+fn manifest_stream(
     remote: &Remote,
     root: &str,
-) -> Result<Option<Manifest>, TransferError> {
-    match read_manifest(remote, root).await {
+    reader: ManifestReader,
+) -> Pin<Box<dyn Stream<Item = Result<ManifestEntry, TransferError>> + Send>> {
+    let remote = remote.clone();
+    let key = join_key(root, MANIFEST_KEY);
+    Box::pin(futures::stream::unfold(Some(reader), move |reader| {
+        let (remote, key) = (remote.clone(), key.clone());
+        async move {
+            let mut reader = reader?;
+            match reader.next().await {
+                Ok(Some(e)) => Some((Ok(e), Some(reader))),
+                Ok(None) => None,
+                Err(e) => Some((Err(super::manifest::manifest_error(&remote, &key, e)), None)),
+            }
+        }
+    }))
+}
+
+/// Opens the manifest of a tree that only saves work (a transfer's source and destination): a damaged one
+/// vouches for nothing and is passed over with a warning; the run then checks each object itself and, at the
+/// destination, writes the manifest again when it completes. Damage found part-way through reading is
+/// treated the same: the entries after it are not used.
+async fn open_manifest_if_sound(
+    remote: &Remote,
+    root: &str,
+) -> Result<Option<ManifestReader>, TransferError> {
+    match ManifestReader::open(remote, root).await {
         Err(TransferError::DamagedManifest { at, why }) => {
-            tracing::warn!(
-                "the manifest {at} is damaged ({why}): not trusting it; every object is checked, and the \
-                 destination's manifest is written again when the transfer completes"
-            );
+            warn_damaged(&at, &why);
             Ok(None)
         }
         other => other,
     }
+}
+
+fn warn_damaged(at: &str, why: &str) {
+    tracing::warn!(
+        "the manifest {at} is damaged ({why}): not trusting it; every object is checked, and the \
+         destination's manifest is written again when the transfer completes"
+    );
+}
+
+/// A manifest stream that ends, with a warning, at the first damage instead of failing the run.
+fn until_damaged(
+    stream: Pin<Box<dyn Stream<Item = Result<ManifestEntry, TransferError>> + Send>>,
+    damaged: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> Pin<Box<dyn Stream<Item = Result<ManifestEntry, TransferError>> + Send>> {
+    Box::pin(stream.scan((), move |_, item| {
+        let out = match item {
+            Err(TransferError::DamagedManifest { at, why }) => {
+                warn_damaged(&at, &why);
+                damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+                None
+            }
+            other => Some(other),
+        };
+        futures::future::ready(out)
+    }))
 }
 
 /// True when `entry` describes this very version of the source object.
@@ -469,127 +317,169 @@ fn same_source(entry: &ManifestEntry, obj: &SourceObject) -> bool {
         }
 }
 
-/// Decides for every object whether to copy it. `concurrency` bounds the `stat` calls.
-pub(crate) async fn plan(
-    src: &Remote,
-    dst: &Remote,
-    ends: &Endpoints,
-    objects: Vec<SourceObject>,
-    journal: Option<&Journal>,
-    concurrency: usize,
-) -> Result<Vec<PlannedObject>, TransferError> {
-    let dst_key = |obj: &SourceObject| {
-        if ends.single {
-            ends.dst_root.clone()
-        } else {
-            join_key(&ends.dst_root, &obj.rel)
-        }
-    };
-    for obj in &objects {
-        dst.check_key(&dst_key(obj))
-            .map_err(|e| TransferError::BadKey(e.to_string()))?;
-    }
-    let mut keys: Vec<String> = objects.iter().map(dst_key).collect();
-    if !ends.single {
-        // The manifest too: `<tree>/.mbx` may be a link out of the root.
-        keys.push(join_key(&ends.dst_root, MANIFEST_KEY));
-    }
-    dst.check_inside_root(keys.iter().map(String::as_str))
-        .map_err(|e| TransferError::BadKey(e.to_string()))?;
-    let source_manifest = if ends.single {
-        None
-    } else {
-        read_manifest_if_sound(src, &ends.src_root).await?
-    };
-    let expected: HashMap<String, ManifestEntry> = source_manifest
-        .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
-        .unwrap_or_default();
-    // A finished earlier run left its manifest at the destination: it vouches for what it lists.
-    let landed: HashMap<String, ManifestEntry> = if ends.single {
-        HashMap::new()
-    } else {
-        read_manifest_if_sound(dst, &ends.dst_root)
-            .await?
-            .map(|m| m.objects.into_iter().map(|e| (e.key.clone(), e)).collect())
-            .unwrap_or_default()
-    };
-    let existing: HashMap<String, u64> = if ends.single {
-        match dst.op().stat(&ends.dst_root).await {
-            Ok(m) if m.is_file() => [(ends.dst_root.clone(), m.content_length())].into(),
-            _ => HashMap::new(),
-        }
-    } else {
-        list_tree(dst, &ends.dst_root)
-            .await?
-            .into_iter()
-            .map(|o| (o.key, o.size))
-            .collect()
-    };
-    let planned = stream::iter(objects)
-        .map(|obj| {
-            let dst_key = dst_key(&obj);
-            let present = existing.get(&dst_key).copied();
-            let expected_blake3 = expected
-                .get(&obj.rel)
-                .filter(|e| e.size == obj.size)
-                .map(|e| e.blake3.clone());
-            let landed = landed.get(&obj.rel);
-            async move {
-                let action = decide(dst, &obj, &dst_key, present, journal, landed).await;
-                PlannedObject {
-                    src: obj,
-                    dst_key,
-                    action,
-                    expected_blake3,
-                }
-            }
-        })
-        .buffered(concurrency.max(1))
-        .collect::<Vec<_>>()
-        .await;
-    Ok(planned)
+/// Decides each object's fate as the source listing streams by.
+pub(crate) struct Planner<'a> {
+    dst: &'a Remote,
+    ends: &'a Endpoints,
+    journal: Option<&'a Journal>,
+    /// The destination's objects: key below the root, size.
+    present: Sorted<(String, u64)>,
+    /// The source tree's manifest.
+    expected: Sorted<ManifestEntry>,
+    /// The destination tree's manifest, left by a finished earlier run: it vouches for what it lists.
+    landed: Sorted<ManifestEntry>,
+    /// The destination's manifest lists an object this run will not (or was damaged): it must be written.
+    pub previous_differs: bool,
+    /// The destination's manifest came from this same source.
+    pub previous_source: Option<String>,
+    landed_damaged: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    inside_root: crate::remote::InsideRoot,
 }
 
-async fn decide(
+impl<'a> Planner<'a> {
+    /// Opens the destination's listing and both manifests.
+    pub async fn open(
+        src: &Remote,
+        dst: &'a Remote,
+        ends: &'a Endpoints,
+        journal: Option<&'a Journal>,
+    ) -> Result<Planner<'a>, TransferError> {
+        fn by_key(e: &ManifestEntry) -> &str {
+            &e.key
+        }
+        let landed_damaged = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut planner = Planner {
+            dst,
+            ends,
+            journal,
+            present: Sorted::empty(|p: &(String, u64)| p.0.as_str()),
+            expected: Sorted::empty(by_key),
+            landed: Sorted::empty(by_key),
+            previous_differs: false,
+            previous_source: None,
+            landed_damaged: landed_damaged.clone(),
+            inside_root: dst.inside_root(),
+        };
+        match ends {
+            Endpoints::Object { dst_key, .. } => {
+                if let Ok(m) = dst.op().stat(dst_key).await
+                    && m.is_file()
+                {
+                    let rel = ends_rel_of_object(ends);
+                    let one = futures::stream::iter([Ok((rel, m.content_length()))]);
+                    planner.present = Sorted::new(Box::pin(one), |p| p.0.as_str());
+                }
+            }
+            Endpoints::Tree { src_root, dst_root } => {
+                // The manifest too: `<tree>/.mbx` may be a link out of the root.
+                dst.check_inside_root([join_key(dst_root, MANIFEST_KEY).as_str()])
+                    .map_err(|e| TransferError::BadKey(e.to_string()))?;
+                if let Some(r) = open_manifest_if_sound(src, src_root).await? {
+                    let s = until_damaged(manifest_stream(src, src_root, r), Default::default());
+                    planner.expected = Sorted::new(s, by_key);
+                }
+                match open_manifest_if_sound(dst, dst_root).await? {
+                    Some(r) => {
+                        planner.previous_source = Some(r.header().source.clone());
+                        let s = until_damaged(manifest_stream(dst, dst_root, r), landed_damaged);
+                        planner.landed = Sorted::new(s, by_key);
+                    }
+                    None => planner.previous_differs = true,
+                }
+                let present: ObjectStream = list_stream(dst, dst_root, Links::Skip).objects;
+                let present = present.map(|o| o.map(|o| (o.rel, o.size)));
+                planner.present = Sorted::new(Box::pin(present), |p| p.0.as_str());
+            }
+        }
+        Ok(planner)
+    }
+
+    /// Plans the next source object (they come in key order).
+    pub async fn plan(&mut self, obj: SourceObject) -> Result<PlannedObject, TransferError> {
+        let dst_key = self.ends.dst_key(&obj.rel);
+        self.dst
+            .check_key(&dst_key)
+            .map_err(|e| TransferError::BadKey(e.to_string()))?;
+        self.inside_root
+            .check(&dst_key)
+            .map_err(|e| TransferError::BadKey(e.to_string()))?;
+        let present = self.present.take(&obj.rel, |_| {}).await?.map(|p| p.1);
+        let expected_blake3 = self
+            .expected
+            .take(&obj.rel, |_| {})
+            .await?
+            .filter(|e| e.size == obj.size)
+            .map(|e| e.blake3);
+        let mut differs = false;
+        let previous = self.landed.take(&obj.rel, |_| differs = true).await?;
+        self.previous_differs |= differs;
+        let refused = crate::remote::check_addressable(&obj.key)
+            .and_then(|()| crate::remote::check_addressable(&dst_key));
+        let action = match refused {
+            Err(e) => Action::Refuse(e.to_string()),
+            Ok(()) => self.decide(&obj, present, previous.as_ref()),
+        };
+        Ok(PlannedObject {
+            src: obj,
+            dst_key,
+            action,
+            expected_blake3,
+            previous,
+        })
+    }
+
+    /// After the last source object: finishes the checks, and notes destination manifest entries that no
+    /// source object matched.
+    pub async fn finish(&mut self) -> Result<(), TransferError> {
+        let mut differs = false;
+        self.landed.drain(|_| differs = true).await?;
+        self.previous_differs |= differs
+            || self
+                .landed_damaged
+                .load(std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn decide(
+        &self,
+        obj: &SourceObject,
+        present: Option<u64>,
+        landed: Option<&ManifestEntry>,
+    ) -> Action {
+        if present != Some(obj.size) {
+            return Action::Copy;
+        }
+        let journaled = self.journal.and_then(|j| j.get(&obj.rel));
+        for entry in [journaled.as_ref(), landed].into_iter().flatten() {
+            if same_source(entry, obj) {
+                return Action::Skip(entry.clone());
+            }
+        }
+        Action::CheckMetadata
+    }
+}
+
+/// The key a one-object transfer's object has below its (empty) source root: its name.
+fn ends_rel_of_object(ends: &Endpoints) -> String {
+    let key = ends.src_root();
+    key.rsplit('/').next().unwrap_or(key).to_string()
+}
+
+/// What the destination's own metadata says `obj` was copied from, when it says this very version.
+pub(crate) async fn vouched_by_metadata(
     dst: &Remote,
     obj: &SourceObject,
     dst_key: &str,
-    present: Option<u64>,
-    journal: Option<&Journal>,
-    landed: Option<&ManifestEntry>,
-) -> Action {
-    let Some(dst_size) = present else {
-        return Action::Copy;
-    };
-    if dst_size != obj.size {
-        return Action::Copy;
-    }
-    let journaled = journal.and_then(|j| j.get(&obj.rel));
-    for entry in [journaled.as_ref(), landed].into_iter().flatten() {
-        if same_source(entry, obj) {
-            return Action::Skip(entry.clone());
-        }
-    }
-    // No journal record: the destination's own metadata says what it was copied from.
-    let Ok(meta) = dst.op().stat(dst_key).await else {
-        return Action::Copy;
-    };
-    let Some(user) = meta.user_metadata() else {
-        return Action::Copy;
-    };
-    let Some(hash) = user.get(META_BLAKE3) else {
-        return Action::Copy;
-    };
+) -> Option<ManifestEntry> {
+    use super::manifest::{META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME};
+    let meta = dst.op().stat(dst_key).await.ok()?;
+    let user = meta.user_metadata()?;
     let entry = ManifestEntry {
         key: obj.rel.clone(),
         size: meta.content_length(),
-        blake3: hash.to_string(),
+        blake3: user.get(META_BLAKE3)?.to_string(),
         src_etag: user.get(META_SRC_ETAG).map(str::to_string),
         src_mtime: user.get(META_SRC_MTIME).map(str::to_string),
     };
-    if same_source(&entry, obj) {
-        Action::Skip(entry)
-    } else {
-        Action::Copy
-    }
+    same_source(&entry, obj).then_some(entry)
 }

@@ -106,6 +106,15 @@ impl Progress {
         self.refresh_message();
     }
 
+    /// Adds to the amount of work, as planning finds it.
+    pub fn add_total(&self, objects: u64, bytes: u64) {
+        self.total_objects.fetch_add(objects, Ordering::Relaxed);
+        let total = self.total_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Mode::Bars { main, .. } = &self.mode {
+            main.set_length(total);
+        }
+    }
+
     /// Starts the bar of one object (only large ones get a bar).
     pub fn object_started(&self, key: &str, size: u64) -> ObjectBar {
         match &self.mode {

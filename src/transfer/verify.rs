@@ -1,14 +1,14 @@
 //! Verification: re-read every object of a tree and check it against the tree's manifest.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use futures::stream::{self, StreamExt};
+use futures::stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::copy::{MemoryBudget, hash_object};
-use super::manifest::Manifest;
-use super::plan::{list_tree, read_manifest};
+use super::listing::{Links, list_stream};
+use super::manifest::{ManifestReader, manifest_error};
+use super::plan::Sorted;
 use super::progress::Progress;
 use super::{TransferError, TransferOptions};
 use crate::remote::Remote;
@@ -46,39 +46,65 @@ impl VerifyReport {
     }
 }
 
-/// Verifies the tree at `root` on `remote` against its manifest (`root/.mbx/manifest.json`), or against
-/// `manifest` when given.
+/// Verifies the tree at `root` on `remote` against its manifest (`root/.mbx/manifest.json`).
 pub async fn verify_tree(
     remote: &Remote,
     root: &str,
-    manifest: Option<Manifest>,
     options: &TransferOptions,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<VerifyReport, TransferError> {
-    let manifest = match manifest {
-        Some(m) => m,
-        None => read_manifest(remote, root).await?.ok_or_else(|| {
-            let tree = root.trim_end_matches('/');
-            TransferError::NoManifest(format!("{}:{tree}", remote.name()))
-        })?,
-    };
-    let listed: HashMap<String, u64> = list_tree(remote, root)
-        .await?
-        .into_iter()
-        .map(|o| (o.rel, o.size))
-        .collect();
-    let total: u64 = manifest.objects.iter().map(|e| e.size).sum();
-    progress.set_total(manifest.objects.len() as u64, total);
+    let manifest = ManifestReader::open(remote, root).await?.ok_or_else(|| {
+        let tree = root.trim_end_matches('/');
+        TransferError::NoManifest(format!("{}:{tree}", remote.name()))
+    })?;
+    verify_against(remote, root, manifest, options, progress, cancel).await
+}
+
+/// Verifies the objects `manifest` lists (a tree's own, or the part of it a repair copied again) under
+/// `root`: the manifest and the tree's listing are merged as they stream, in key order, and each object
+/// listed with the right size is read back and hashed, many at once.
+pub(crate) async fn verify_against(
+    remote: &Remote,
+    root: &str,
+    manifest: ManifestReader,
+    options: &TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<VerifyReport, TransferError> {
+    let manifest_key = crate::remote::join_key(root, super::MANIFEST_KEY);
+    let listing = list_stream(remote, root, Links::Skip)
+        .objects
+        .map(|o| o.map(|o| (o.rel, o.size)));
+    let listed = Sorted::new(Box::pin(listing), |p: &(String, u64)| p.0.as_str());
+    let pairs = futures::stream::unfold(Some((manifest, listed)), |state| {
+        let key = manifest_key.clone();
+        async move {
+            let (mut manifest, mut listed) = state?;
+            let entry = match manifest.next().await {
+                Ok(Some(e)) => e,
+                Ok(None) => return None,
+                Err(e) => return Some((Err(manifest_error(remote, &key, e)), None)),
+            };
+            match listed.take(&entry.key, |_| {}).await {
+                Ok(size) => {
+                    let size = size.map(|p| p.1);
+                    Some((Ok((entry, size)), Some((manifest, listed))))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        }
+    });
     let budget = MemoryBudget::new(options.memory_limit);
     let mut report = VerifyReport::default();
-    let results = stream::iter(manifest.objects.iter())
-        .map(|entry| {
-            let listed_size = listed.get(&entry.key).copied();
+    let results = pairs
+        .map(|pair| {
             let budget = budget.clone();
             let progress = progress.clone();
             let cancel = cancel.clone();
             async move {
+                let (entry, listed_size) = pair?;
+                progress.add_total(1, entry.size);
                 let key = crate::remote::join_key(root, &entry.key);
                 let reason = match listed_size {
                     // Folder markers: not every store lists them (a local folder is no object); ask directly.
@@ -108,17 +134,18 @@ pub async fn verify_tree(
                                 h.to_hex(),
                                 entry.blake3
                             )),
-                            Err(e) if e.cancelled => return (entry, None, true),
+                            Err(e) if e.cancelled => return Ok((entry, None, true)),
                             Err(e) => Some(format!("cannot read: {e}")),
                         }
                     }
                 };
-                (entry, reason, false)
+                Ok::<_, TransferError>((entry, reason, false))
             }
         })
         .buffer_unordered(options.transfers.max(1));
     futures::pin_mut!(results);
-    while let Some((entry, reason, cancelled)) = results.next().await {
+    while let Some(result) = results.next().await {
+        let (entry, reason, cancelled) = result?;
         if cancelled {
             report.interrupted = true;
             continue;

@@ -27,7 +27,67 @@ pub(super) struct FsUploads {
 /// Where OpenDAL writes a small object before renaming it into place (mbx's default `atomic_write_dir`).
 const TMP_DIR: &str = ".mbx/tmp";
 
+/// Small objects written straight to a local root, in one trip to the blocking pool each and without a flush
+/// of their own: a run flushes many at once with [`LocalFiles::sync`] before it journals them.
+#[derive(Clone)]
+pub struct LocalFiles {
+    root: Arc<PathBuf>,
+}
+
+impl LocalFiles {
+    /// Writes `data` as `key` under the root: to a temporary file in `.mbx/tmp/`, renamed into place, so the
+    /// object never appears half-written. Not flushed. Blocking: call it on a blocking thread.
+    pub fn write(&self, key: &str, data: &[u8]) -> std::io::Result<()> {
+        crate::remote::check_key(RemoteKind::Fs, key)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let tmp_dir = self.root.join(TMP_DIR);
+        let tmp = tmp_dir.join(super::http::new_upload_token());
+        let written = std::fs::write(&tmp, data).or_else(|e| {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                return Err(e);
+            }
+            std::fs::create_dir_all(&tmp_dir)?;
+            std::fs::write(&tmp, data)
+        });
+        written?;
+        let target = self.root.join(key);
+        let placed = std::fs::rename(&tmp, &target).or_else(|e| {
+            let Some(parent) = target
+                .parent()
+                .filter(|_| e.kind() == std::io::ErrorKind::NotFound)
+            else {
+                return Err(e);
+            };
+            std::fs::create_dir_all(parent)?;
+            std::fs::rename(&tmp, &target)
+        });
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        placed
+    }
+
+    /// Flushes the file system that holds the root (`syncfs`): every object written before the call is on
+    /// disk, with its name, when it returns.
+    pub fn sync(&self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let dir = std::fs::File::open(&*self.root)?;
+        // SAFETY: `syncfs` only reads the descriptor, which `dir` keeps open for the call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
 impl FsUploads {
+    /// Direct writes to the root, for small objects.
+    pub(super) fn local_files(&self) -> LocalFiles {
+        LocalFiles {
+            root: Arc::new(self.root.clone()),
+        }
+    }
+
     pub(super) fn new(
         config: &RemoteConfig,
         limit: Option<Arc<BandwidthLimit>>,

@@ -25,6 +25,7 @@ use opendal::Buffer;
 
 use crate::config::{RemoteConfig, RemoteKind};
 
+pub use fs::LocalFiles;
 pub(crate) use http::BandwidthLimit;
 pub use http::Turn;
 
@@ -137,6 +138,23 @@ impl ResumableUploads {
             backend: Arc::new(backend),
             limit,
         }))
+    }
+
+    /// On a local (`fs`) remote without a bandwidth limit: direct writes of small objects, flushed in groups.
+    pub fn local_files(&self) -> Option<LocalFiles> {
+        match &*self.backend {
+            Backend::Fs(b) if self.limit.is_none() => Some(b.local_files()),
+            _ => None,
+        }
+    }
+
+    /// Flushes what [`Self::local_files`] wrote, on a blocking thread; nothing to do elsewhere.
+    pub fn sync_local(&self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let files = match &*self.backend {
+            Backend::Fs(b) => Some(b.local_files()),
+            _ => None,
+        };
+        tokio::task::spawn_blocking(move || files.map_or(Ok(()), |f| f.sync()))
     }
 
     /// Whether user metadata is set when the upload starts (S3) rather than when it completes.

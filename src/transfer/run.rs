@@ -1,0 +1,505 @@
+//! One run of a transfer, as named steps around one context:
+//!
+//! 1. [`Run::open`]: take the journal (one run at a time per transfer);
+//! 2. [`Run::execute`]: plan each object as the source listing streams by ([`super::plan::Planner`]), copy
+//!    what must be copied with bounded concurrency, make what landed durable in groups
+//!    ([`GroupCommit`]) before journaling it, and spill the manifest in key order;
+//! 3. [`Run::finish`]: when every object is there, abort what earlier runs left unfinished, remove the
+//!    journal and hand back the manifest.
+//!
+//! Memory is bounded by the objects in flight and a window of finished objects waiting for an earlier one to
+//! finish (so the manifest is written in key order), never by the size of the tree.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use super::copy::{Copier, CopyError, Durability, MemoryBudget};
+use super::journal::{Journal, JournalHeader, OpenError};
+use super::listing::{Listing, report_skipped};
+use super::manifest::{ManifestEntry, ManifestWriter, SpilledManifest};
+use super::plan::{Action, Endpoints, PlannedObject, Planner, vouched_by_metadata};
+use super::progress::Progress;
+use super::{Mismatch, Summary, TransferError, TransferOptions};
+use crate::remote::Remote;
+
+/// Finished objects that may wait for an earlier one before the manifest takes them (each costs its
+/// manifest entry, about 200 bytes): beyond this, no new object starts until the earliest one finishes.
+const REORDER_WINDOW: u64 = 1 << 16;
+
+/// Everything a run needs, shared by its steps.
+pub(crate) struct Run<'a> {
+    src: &'a Remote,
+    dst: &'a Remote,
+    ends: &'a Endpoints,
+    options: Arc<TransferOptions>,
+    journal: Option<Arc<Journal>>,
+    progress: Arc<Progress>,
+    /// Ctrl-C.
+    cancel: CancellationToken,
+    /// Ctrl-C, or `--fail-fast` after a failure.
+    stop: CancellationToken,
+}
+
+/// What the copy step ended with.
+pub(crate) struct Executed {
+    pub summary: Summary,
+    /// Set when every object is at the destination.
+    pub landed: Option<Landed>,
+}
+
+/// Every object is at the destination.
+pub(crate) enum Landed {
+    /// A tree: its manifest, spilled, and whether it says something the destination's does not.
+    Tree {
+        manifest: SpilledManifest,
+        changed: bool,
+        /// The source named by the manifest it replaces, when that is another source.
+        replaces: Option<String>,
+    },
+    /// One object.
+    Object(ManifestEntry),
+}
+
+/// How one object ended.
+enum Settled {
+    /// Copied; the entry is journaled once its bytes are durable.
+    Copied(ManifestEntry, Durability),
+    /// Already there.
+    Skipped(ManifestEntry),
+    /// A dry run would copy it.
+    WouldCopy,
+}
+
+type Outcome = (u64, PlannedObject, Result<Settled, CopyError>);
+
+impl<'a> Run<'a> {
+    /// Step 1: takes the journal of this transfer (named after both sides), unless this is a dry run.
+    pub fn open(
+        (src, dst): (&'a Remote, &'a Remote),
+        ends: &'a Endpoints,
+        options: &TransferOptions,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> Result<Run<'a>, TransferError> {
+        let journal = if options.dry_run {
+            None
+        } else {
+            let identity = format!(
+                "{}\n{}\n{}\n{}",
+                src.config().location(),
+                ends.src_root(),
+                dst.config().location(),
+                ends.dst_root()
+            );
+            let header = JournalHeader {
+                dst_remote: dst.name().to_string(),
+                dst_location: dst.config().location(),
+                dst_root: Some(ends.dst_root().to_string()),
+            };
+            let journal =
+                Journal::open(&options.state_dir, &identity, header).map_err(|e| match e {
+                    OpenError::Busy { .. } => TransferError::Busy(e.to_string()),
+                    OpenError::Io(source) => TransferError::Journal {
+                        path: options.state_dir.clone(),
+                        source,
+                    },
+                })?;
+            Some(Arc::new(journal))
+        };
+        Ok(Run {
+            src,
+            dst,
+            ends,
+            options: Arc::new(options.clone()),
+            journal,
+            progress,
+            stop: cancel.child_token(),
+            cancel,
+        })
+    }
+
+    fn copier(&self) -> Copier {
+        Copier {
+            src: self.src.clone(),
+            dst: self.dst.clone(),
+            options: self.options.clone(),
+            budget: MemoryBudget::new(self.options.memory_limit),
+            progress: self.progress.clone(),
+            cancel: self.stop.clone(),
+            server_side: self.options.server_side && self.src.same_store(self.dst),
+            journal: self.journal.clone(),
+            resumed_bytes: Default::default(),
+            started_objects: Default::default(),
+        }
+    }
+
+    fn journal_error(&self, source: std::io::Error) -> TransferError {
+        TransferError::Journal {
+            path: self
+                .journal
+                .as_ref()
+                .map(|j| j.path().to_path_buf())
+                .unwrap_or_else(|| self.options.state_dir.clone()),
+            source,
+        }
+    }
+
+    /// Step 2: plans, copies and commits every object of `listing`.
+    pub async fn execute(&self, listing: Listing) -> Result<Executed, TransferError> {
+        let Listing { objects, skipped } = listing;
+        let planner = Planner::open(self.src, self.dst, self.ends, self.journal.as_deref()).await?;
+        let mut planned = Box::pin(futures::stream::unfold(
+            Some((objects, planner)),
+            |state| async move {
+                let (mut objects, mut planner) = state?;
+                match objects.next().await {
+                    Some(Ok(o)) => {
+                        let p = planner.plan(o).await.map(|p| Planned::Object(Box::new(p)));
+                        Some((p, Some((objects, planner))))
+                    }
+                    Some(Err(e)) => Some((Err(e), None)),
+                    None => {
+                        let end = planner.finish().await.map(|()| Planned::End {
+                            differs: planner.previous_differs,
+                            source: planner.previous_source.clone(),
+                        });
+                        Some((end, None))
+                    }
+                }
+            },
+        ));
+        let copier = self.copier();
+        let source = format!("{}:{}", self.src.name(), self.ends.src_root());
+        let mut manifest = if self.ends.is_tree() && !self.options.dry_run {
+            Some(
+                ManifestWriter::create(&self.options.state_dir, source.clone())
+                    .map_err(|e| self.journal_error(e))?,
+            )
+        } else {
+            None
+        };
+        let mut summary = Summary {
+            destination: format!("{}:{}", self.dst.name(), self.ends.dst_root()),
+            ..Summary::default()
+        };
+        let mut order = Reorder::default();
+        let mut commit = GroupCommit::new(self.dst);
+        let mut in_flight: FuturesUnordered<futures::future::BoxFuture<'_, Outcome>> =
+            FuturesUnordered::new();
+        let (mut planning, mut previous) = (true, None);
+        let mut object_entry = None;
+        let mut changed = false;
+        let (mut plan_copy, mut plan_copy_bytes) = (0u64, 0u64);
+        loop {
+            let room = in_flight.len() < self.options.transfers.max(1)
+                && order.waiting() < REORDER_WINDOW
+                && !self.stop.is_cancelled();
+            tokio::select! {
+                biased;
+                synced = commit.synced(), if commit.is_syncing() => {
+                    let (entries, result) = synced;
+                    for entry in entries {
+                        match &result {
+                            Ok(()) => self.journal_landed(&entry)?,
+                            Err(e) => {
+                                let reason = format!("could not make it durable at the destination: {e}");
+                                self.failed(&mut summary, &entry.key, 0, reason);
+                            }
+                        }
+                    }
+                }
+                Some((seq, p, result)) = in_flight.next(), if !in_flight.is_empty() => {
+                    let entry = match result {
+                        Ok(Settled::Copied(entry, durability)) => {
+                            summary.copied += 1;
+                            summary.copied_bytes += entry.size;
+                            self.progress.object_done(
+                                "copied", &p.dst_key, entry.size,
+                                serde_json::json!({"blake3": entry.blake3}),
+                            );
+                            match durability {
+                                Durability::Durable => self.journal_landed(&entry)?,
+                                Durability::NeedsSync => commit.add(entry.clone()),
+                            }
+                            Some(entry)
+                        }
+                        Ok(Settled::Skipped(entry)) => {
+                            summary.skipped += 1;
+                            summary.skipped_bytes += entry.size;
+                            Some(entry)
+                        }
+                        Ok(Settled::WouldCopy) => {
+                            summary.would_copy.push(p.dst_key.clone());
+                            None
+                        }
+                        Err(e) if e.cancelled => {
+                            summary.interrupted = true;
+                            None
+                        }
+                        Err(e) => {
+                            self.failed(&mut summary, &p.src.key, p.src.size, e.message);
+                            if self.options.fail_fast {
+                                summary.interrupted = true;
+                                self.stop.cancel();
+                            }
+                            None
+                        }
+                    };
+                    if let Some(e) = &entry {
+                        changed |= p.previous.as_ref() != Some(e);
+                        if !self.ends.is_tree() {
+                            object_entry = Some(e.clone());
+                        }
+                    }
+                    order.settle(seq, entry, manifest.as_mut()).map_err(|e| self.journal_error(e))?;
+                }
+                next = planned.next(), if planning && room => {
+                    match next {
+                        None => planning = false,
+                        Some(Err(e)) => return Err(e),
+                        Some(Ok(Planned::End { differs, source: earlier })) => {
+                            planning = false;
+                            changed |= differs || earlier.as_deref() != Some(source.as_str());
+                            previous = earlier;
+                            self.progress.json_event(serde_json::json!({
+                                "event": "plan", "copy": plan_copy, "copy_bytes": plan_copy_bytes,
+                                "skip": summary.skipped, "skip_bytes": summary.skipped_bytes,
+                            }));
+                            report_skipped(&self.progress, &skipped.lock().map(|s| s.clone()).unwrap_or_default());
+                        }
+                        Some(Ok(Planned::Object(p))) => {
+                            let p = *p;
+                            let seq = order.next_seq();
+                            if let Action::Skip(entry) = &p.action {
+                                summary.skipped += 1;
+                                summary.skipped_bytes += entry.size;
+                                changed |= p.previous.as_ref() != Some(entry);
+                                if !self.ends.is_tree() {
+                                    object_entry = Some(entry.clone());
+                                }
+                                let entry = entry.clone();
+                                order.settle(seq, Some(entry), manifest.as_mut()).map_err(|e| self.journal_error(e))?;
+                                continue;
+                            }
+                            plan_copy += 1;
+                            plan_copy_bytes += p.src.size;
+                            self.progress.add_total(1, p.src.size);
+                            in_flight.push(Box::pin(self.settle(&copier, seq, p)));
+                        }
+                    }
+                }
+                _ = self.stop.cancelled(), if planning && !room && in_flight.is_empty() => {
+                    planning = false;
+                }
+                else => break,
+            }
+            if !commit.is_syncing() {
+                commit.start();
+            }
+        }
+        summary.resumed_bytes = copier
+            .resumed_bytes
+            .load(std::sync::atomic::Ordering::Relaxed);
+        summary.interrupted |= self.cancel.is_cancelled();
+        summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
+        summary.skipped_links = skipped.lock().map(|s| s.len() as u64).unwrap_or(0);
+        let complete = summary.failed.is_empty() && !summary.interrupted && !self.options.dry_run;
+        let landed = match (complete, manifest) {
+            (false, _) => None,
+            (true, Some(writer)) => {
+                let replaces = previous.filter(|p| *p != *writer.header().source);
+                Some(Landed::Tree {
+                    manifest: writer.finish().map_err(|e| self.journal_error(e))?,
+                    changed,
+                    replaces,
+                })
+            }
+            (true, None) => object_entry.map(Landed::Object),
+        };
+        Ok(Executed { summary, landed })
+    }
+
+    /// Copies (or checks) one planned object.
+    async fn settle(&self, copier: &Copier, seq: u64, p: PlannedObject) -> Outcome {
+        let result = async {
+            match &p.action {
+                Action::Refuse(reason) => Err(CopyError::fatal(reason.clone())),
+                Action::Skip(entry) => Ok(Settled::Skipped(entry.clone())),
+                Action::CheckMetadata => {
+                    match vouched_by_metadata(self.dst, &p.src, &p.dst_key).await {
+                        Some(entry) => Ok(Settled::Skipped(entry)),
+                        None if self.options.dry_run => Ok(Settled::WouldCopy),
+                        None => copier.copy(&p).await.map(|(e, d)| Settled::Copied(e, d)),
+                    }
+                }
+                Action::Copy if self.options.dry_run => Ok(Settled::WouldCopy),
+                Action::Copy => copier.copy(&p).await.map(|(e, d)| Settled::Copied(e, d)),
+            }
+        }
+        .await;
+        (seq, p, result)
+    }
+
+    fn journal_landed(&self, entry: &ManifestEntry) -> Result<(), TransferError> {
+        match &self.journal {
+            Some(j) => j.record(entry).map_err(|e| self.journal_error(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn failed(&self, summary: &mut Summary, key: &str, size: u64, reason: String) {
+        self.progress
+            .object_done("failed", key, size, serde_json::json!({"error": reason}));
+        summary.failed.push(Mismatch {
+            key: key.to_string(),
+            reason,
+        });
+    }
+
+    /// Step 3, after a run that copied everything: aborts the uploads of objects that left the source since an
+    /// earlier run (nothing will finish them), removes the journal and what killed runs left at the destination.
+    pub async fn finish(&self) -> Result<(), TransferError> {
+        let Some(j) = &self.journal else {
+            return Ok(());
+        };
+        if let Some(uploads) = self.dst.uploads() {
+            for u in j.unfinished_uploads() {
+                if let Err(e) = uploads.abort(&u.dst_key, &u.upload_id).await {
+                    self.progress.note(&format!(
+                        "could not abort the unfinished upload of '{}': {e}",
+                        u.dst_key
+                    ));
+                }
+            }
+        }
+        j.finish().map_err(|e| self.journal_error(e))?;
+        self.remove_stale_files().await;
+        Ok(())
+    }
+
+    /// What killed runs left at the destination besides uploads (on `fs`, temporary files), from before this
+    /// run started, so that no live writer's file is taken.
+    async fn remove_stale_files(&self) {
+        let Some(uploads) = self.dst.uploads() else {
+            return;
+        };
+        let started = std::time::SystemTime::now()
+            .checked_sub(self.progress.elapsed())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        if let Err(e) = uploads.remove_stale_files(started).await {
+            self.progress
+                .note(&format!("could not remove stale temporary files: {e}"));
+        }
+    }
+}
+
+/// An item of the planning stream.
+enum Planned {
+    Object(Box<PlannedObject>),
+    /// After the last object: whether the destination's manifest lists something this run does not (or is
+    /// missing or damaged), and the source it names.
+    End {
+        differs: bool,
+        source: Option<String>,
+    },
+}
+
+/// Finished objects in the order they were planned (key order), so the manifest can be written as a stream.
+#[derive(Default)]
+struct Reorder {
+    planned: u64,
+    written: u64,
+    waiting: BTreeMap<u64, Option<ManifestEntry>>,
+}
+
+impl Reorder {
+    fn next_seq(&mut self) -> u64 {
+        self.planned += 1;
+        self.planned - 1
+    }
+
+    fn waiting(&self) -> u64 {
+        self.planned - self.written
+    }
+
+    /// Object `seq` ended with `entry` (none when it did not land): writes every entry now in order.
+    fn settle(
+        &mut self,
+        seq: u64,
+        entry: Option<ManifestEntry>,
+        manifest: Option<&mut ManifestWriter>,
+    ) -> std::io::Result<()> {
+        self.waiting.insert(seq, entry);
+        let mut manifest = manifest;
+        while let Some(next) = self.waiting.remove(&self.written) {
+            if let (Some(e), Some(m)) = (next, manifest.as_deref_mut()) {
+                m.push(&e)?;
+            }
+            self.written += 1;
+        }
+        Ok(())
+    }
+}
+
+/// Group commit for destinations where a write is not durable until flushed (a local disk): objects that
+/// landed are flushed to disk together, one `syncfs` for all those that landed since the last one began, and
+/// only then journaled. A journal entry never leads its bytes, and no object pays a serial `fsync` of its own.
+struct GroupCommit<'a> {
+    dst: &'a Remote,
+    waiting: Vec<ManifestEntry>,
+    syncing: Option<Syncing>,
+}
+
+struct Syncing {
+    entries: Vec<ManifestEntry>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl<'a> GroupCommit<'a> {
+    fn new(dst: &'a Remote) -> GroupCommit<'a> {
+        GroupCommit {
+            dst,
+            waiting: Vec::new(),
+            syncing: None,
+        }
+    }
+
+    fn add(&mut self, entry: ManifestEntry) {
+        self.waiting.push(entry);
+    }
+
+    fn is_syncing(&self) -> bool {
+        self.syncing.is_some()
+    }
+
+    /// Starts flushing what is waiting, if anything is.
+    fn start(&mut self) {
+        if self.waiting.is_empty() {
+            return;
+        }
+        let task = match self.dst.uploads() {
+            Some(uploads) => uploads.sync_local(),
+            None => tokio::spawn(async { Ok(()) }),
+        };
+        self.syncing = Some(Syncing {
+            entries: std::mem::take(&mut self.waiting),
+            task,
+        });
+    }
+
+    /// Waits for the flush in progress: the entries it made durable, or why it failed.
+    async fn synced(&mut self) -> (Vec<ManifestEntry>, std::io::Result<()>) {
+        let Some(s) = self.syncing.as_mut() else {
+            return (Vec::new(), Ok(()));
+        };
+        let result = match (&mut s.task).await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        let entries = self.syncing.take().map(|s| s.entries).unwrap_or_default();
+        (entries, result)
+    }
+}
