@@ -97,8 +97,15 @@ impl BackupSite {
                 "remote '{name}' names no Milvus instance: add a [remotes.{name}.milvus] table with at least address = \"host:19530\" (see remotes.example.toml)"
             ))
         })?;
+        // As `transfer` decides: the configuration is the user's to fix (exit 2), a store that fails is not.
         let open = |r: &crate::config::RemoteConfig| {
-            Remote::open(r).map_err(|e| MilvusError::BadInput(e.to_string()))
+            Remote::open(r).map_err(|e| match e.fault {
+                crate::remote::Fault::Input => MilvusError::BadInput(e.to_string()),
+                crate::remote::Fault::Store => MilvusError::Transfer(TransferError::Remote {
+                    remote: e.remote.clone(),
+                    message: e.message.clone(),
+                }),
+            })
         };
         let backups = open(remote)?;
         let storage = match &milvus.storage_remote {

@@ -92,7 +92,14 @@ impl Remote {
             RemoteKind::Fs if missing_root => Operator::new(Memory::default()),
             RemoteKind::Fs => Operator::from_iter::<Fs>(options),
         }
-        .map_err(|e| err(format!("cannot open {} storage: {e}", config.kind)))?;
+        // Nothing is contacted yet: a builder that fails was given options it cannot use.
+        .map_err(|e| RemoteError {
+            fault: Fault::Input,
+            ..err(format!(
+                "cannot open {} storage: {e}; check the remote's options",
+                config.kind
+            ))
+        })?;
         let s = &config.settings;
         // OpenDAL's `fs` marks every I/O error it does not know as temporary ("Is a directory", "Read-only
         // file system"), and a local file system gives the same answer again: its requests are not retried.

@@ -20,6 +20,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+use super::listing::SourceObject;
 use super::manifest::ManifestEntry;
 
 /// Where a journal's transfer writes to.
@@ -99,25 +100,65 @@ pub struct UploadState {
     pub parts: BTreeMap<u32, PartRecord>,
 }
 
+/// An object an earlier run landed, kept small (about 100 bytes with its key's place in the map) because a run
+/// killed near the end of a million objects leaves a million of them: the source version is kept as hashes,
+/// which is all the comparison with the listing needs.
+struct Done {
+    size: u64,
+    blake3: [u8; 32],
+    etag: Option<u64>,
+    mtime: Option<u64>,
+}
+
+/// The map key of an object's key (128 bits of its BLAKE3: no two keys of a tree share one in practice).
+fn key_id(key: &str) -> u128 {
+    let h = blake3::hash(key.as_bytes());
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&h.as_bytes()[..16]);
+    u128::from_le_bytes(id)
+}
+
+fn text_id(text: &str) -> u64 {
+    let h = blake3::hash(text.as_bytes());
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&h.as_bytes()[..8]);
+    u64::from_le_bytes(id)
+}
+
 #[derive(Default)]
 struct State {
     header: Option<JournalHeader>,
     run: Option<RunRecord>,
-    done: HashMap<String, ManifestEntry>,
+    /// What earlier runs landed (this run's own are not kept: it never looks them up).
+    done: HashMap<u128, Done>,
     uploads: HashMap<String, UploadState>,
 }
 
 impl State {
-    fn apply(&mut self, record: Record) {
+    fn apply(&mut self, record: Record, loading: bool) {
         match record {
             Record::Header { transfer } => self.header = Some(transfer),
             Record::Run { run } => self.run = Some(run),
             Record::Done(entry) => {
                 self.uploads.remove(&entry.key);
-                self.done.insert(entry.key.clone(), entry);
+                let id = key_id(&entry.key);
+                match blake3::Hash::from_hex(&entry.blake3) {
+                    Ok(hash) if loading => {
+                        let done = Done {
+                            size: entry.size,
+                            blake3: *hash.as_bytes(),
+                            etag: entry.src_etag.as_deref().map(text_id),
+                            mtime: entry.src_mtime.as_deref().map(text_id),
+                        };
+                        self.done.insert(id, done);
+                    }
+                    _ => {
+                        self.done.remove(&id);
+                    }
+                }
             }
             Record::Upload { upload } => {
-                self.done.remove(&upload.key);
+                self.done.remove(&key_id(&upload.key));
                 self.uploads.insert(
                     upload.key.clone(),
                     UploadState {
@@ -193,9 +234,23 @@ impl Journal {
             .map_err(|_| std::io::Error::other("journal lock poisoned"))
     }
 
-    /// What an earlier run recorded for `key`.
-    pub fn get(&self, key: &str) -> Option<ManifestEntry> {
-        self.lock_state().ok()?.done.get(key).cloned()
+    /// The manifest entry of `obj` when an earlier run landed this very version of it (the same size, and the
+    /// same ETag where both have one, else the same modification time).
+    pub fn landed(&self, obj: &SourceObject) -> Option<ManifestEntry> {
+        let state = self.lock_state().ok()?;
+        let d = state.done.get(&key_id(&obj.rel))?;
+        let same = d.size == obj.size
+            && match (d.etag, obj.etag.as_deref().map(text_id)) {
+                (Some(a), Some(b)) => a == b,
+                _ => d.mtime.is_some() && d.mtime == obj.mtime.as_deref().map(text_id),
+            };
+        same.then(|| ManifestEntry {
+            key: obj.rel.clone(),
+            size: d.size,
+            blake3: blake3::Hash::from_bytes(d.blake3).to_hex().to_string(),
+            src_etag: obj.etag.clone(),
+            src_mtime: obj.mtime.clone(),
+        })
     }
 
     /// The resumable upload in progress for `key`, if any.
@@ -245,7 +300,7 @@ impl Journal {
                 .map_err(|_| std::io::Error::other("journal lock poisoned"))?;
             f.write_all(&line)?;
         }
-        self.lock_state()?.apply(record);
+        self.lock_state()?.apply(record, false);
         Ok(())
     }
 
@@ -439,7 +494,7 @@ fn load(path: &Path) -> State {
         for line in std::io::BufReader::new(f).lines() {
             let Ok(line) = line else { break };
             if let Ok(record) = serde_json::from_str::<Record>(&line) {
-                state.apply(record);
+                state.apply(record, true);
             }
         }
     }
@@ -469,7 +524,7 @@ mod tests {
         let e = ManifestEntry {
             key: "k".into(),
             size: 1,
-            blake3: "00".into(),
+            blake3: blake3::hash(b"x").to_hex().to_string(),
             src_etag: Some("e".into()),
             src_mtime: None,
         };
@@ -487,8 +542,19 @@ mod tests {
             .open(&path)
             .unwrap();
         f.write_all(b"{\"key\":\"torn").unwrap();
+        let obj = |k: &str| SourceObject {
+            rel: k.into(),
+            size: 1,
+            etag: Some("e".into()),
+            ..SourceObject::default()
+        };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
-        assert_eq!(j.get("k"), Some(e.clone()));
+        assert_eq!(j.landed(&obj("k")), Some(e.clone()));
+        let changed = SourceObject {
+            etag: Some("other".into()),
+            ..obj("k")
+        };
+        assert_eq!(j.landed(&changed), None, "another version of the source");
         let e2 = ManifestEntry {
             key: "k2".into(),
             ..e.clone()
@@ -496,11 +562,11 @@ mod tests {
         j.record(&e2).unwrap();
         drop(j);
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
-        assert_eq!(j.get("k2"), Some(e2));
+        assert_eq!(j.landed(&obj("k2")), Some(e2));
         assert!(
             Journal::open(dir.path(), "y", h)
                 .unwrap()
-                .get("k")
+                .landed(&obj("k"))
                 .is_none()
         );
         j.finish().unwrap();

@@ -284,14 +284,7 @@ pub async fn transfer(
         summary.replaced_manifest_of = replaces.clone().filter(|_| *changed);
     }
     if options.verify {
-        let verifier = Arc::new(Progress::new(
-            if progress.is_json() {
-                ProgressMode::Json
-            } else {
-                ProgressMode::Auto
-            },
-            "verified",
-        ));
+        let verifier = Arc::new(progress.next_stage("verified"));
         let mut report = match &landed {
             Landed::Object(entry) => {
                 verify::verify_object(

@@ -449,7 +449,7 @@ impl<'a> Planner<'a> {
         if present != Some(obj.size) {
             return Action::Copy;
         }
-        let journaled = self.journal.and_then(|j| j.get(&obj.rel));
+        let journaled = self.journal.and_then(|j| j.landed(obj));
         for entry in [journaled.as_ref(), landed].into_iter().flatten() {
             if same_source(entry, obj) {
                 return Action::Skip(entry.clone());

@@ -106,6 +106,17 @@ impl Progress {
         self.refresh_message();
     }
 
+    /// A new reporter for the next stage of the same command (verifying after copying), drawn as this one is:
+    /// quiet stays quiet, JSON stays JSON.
+    pub fn next_stage(&self, verb: &'static str) -> Progress {
+        let mode = match self.mode {
+            Mode::Json => ProgressMode::Json,
+            Mode::Quiet => ProgressMode::Quiet,
+            Mode::Bars { .. } | Mode::Plain => ProgressMode::Auto,
+        };
+        Progress::new(mode, verb)
+    }
+
     /// Adds to the amount of work, as planning finds it.
     pub fn add_total(&self, objects: u64, bytes: u64) {
         self.total_objects.fetch_add(objects, Ordering::Relaxed);

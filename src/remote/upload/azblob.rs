@@ -39,6 +39,16 @@ impl AzblobUploads {
         limit: Option<Arc<BandwidthLimit>>,
     ) -> Result<AzblobUploads, String> {
         let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
+        // A customer-provided key must be on every block: this client does not send it, OpenDAL's writer does.
+        if let Some(k) = ["encryption_key", "encryption_algorithm"]
+            .iter()
+            .find(|k| opt(k).is_some())
+        {
+            return Err(format!(
+                "the remote sets '{k}', which mbx's resumable upload client does not send; objects above the \
+                 part size go through OpenDAL's writer, which does"
+            ));
+        }
         let container = opt("container").ok_or("missing key 'container'")?;
         let account = opt("account_name");
         let endpoint = match (opt("endpoint"), &account) {

@@ -29,7 +29,32 @@ pub(super) struct S3Uploads {
     signer: Signer<Credential>,
     /// `scheme://host[:port]` plus `/bucket` for path-style addressing.
     base: String,
+    /// Headers the remote's options put on the request that starts an upload (encryption, storage class,
+    /// ACL), as OpenDAL's own writer sends them.
+    at_start: Vec<(String, String)>,
+    /// Headers on every request (the requester pays).
+    every: Vec<(String, String)>,
 }
+
+/// Options this client does not speak. With any of them set, objects above the part size go through OpenDAL's
+/// own multipart writer, which honours them, and resume whole: never uploaded without what they ask.
+const OPTIONS_LEFT_TO_OPENDAL: [&str; 4] = [
+    "role_arn",
+    "checksum_algorithm",
+    "server_side_encryption_customer_algorithm",
+    "server_side_encryption_customer_key",
+];
+
+/// Options that become headers on the request that starts an upload.
+const START_HEADERS: [(&str, &str); 4] = [
+    ("server_side_encryption", "x-amz-server-side-encryption"),
+    (
+        "server_side_encryption_aws_kms_key_id",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ),
+    ("default_storage_class", "x-amz-storage-class"),
+    ("default_acl", "x-amz-acl"),
+];
 
 impl S3Uploads {
     pub(super) fn new(
@@ -37,6 +62,20 @@ impl S3Uploads {
         limit: Option<Arc<BandwidthLimit>>,
     ) -> Result<S3Uploads, String> {
         let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
+        if let Some(k) = OPTIONS_LEFT_TO_OPENDAL.iter().find(|k| opt(k).is_some()) {
+            return Err(format!(
+                "the remote sets '{k}', which mbx's resumable upload client does not send; objects above the \
+                 part size go through OpenDAL's multipart writer, which does"
+            ));
+        }
+        let at_start = START_HEADERS
+            .iter()
+            .filter_map(|(k, h)| opt(k).map(|v| (h.to_string(), v)))
+            .collect();
+        let every = match opt("enable_request_payer").as_deref() {
+            Some("true") => vec![("x-amz-request-payer".to_string(), "requester".to_string())],
+            _ => Vec::new(),
+        };
         let region = opt("region").unwrap_or_else(|| "us-east-1".into());
         let bucket = opt("bucket").ok_or("missing key 'bucket'")?;
         let endpoint = opt("endpoint")
@@ -78,6 +117,8 @@ impl S3Uploads {
             http,
             signer,
             base,
+            at_start,
+            every,
         })
     }
 
@@ -103,7 +144,7 @@ impl S3Uploads {
             .method(method)
             .uri(&url)
             .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD");
-        for (k, v) in headers {
+        for (k, v) in headers.iter().chain(&self.every) {
             builder = builder.header(k, v);
         }
         let answer = self
@@ -140,6 +181,7 @@ impl S3Uploads {
         let headers: Vec<(String, String)> = metadata
             .iter()
             .map(|(k, v)| (format!("x-amz-meta-{k}"), v.clone()))
+            .chain(self.at_start.iter().cloned())
             .collect();
         let what = format!("starting the upload of '{key}'");
         let body = self
@@ -379,5 +421,55 @@ impl S3Uploads {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uploads(extra: &str) -> Result<S3Uploads, String> {
+        let text = format!(
+            "[remotes.s]\ntype = \"s3\"\nbucket = \"b\"\nendpoint = \"http://127.0.0.1:9\"\n\
+             access_key_id = \"ak\"\nsecret_access_key = \"sk\"\n{extra}"
+        );
+        let c = crate::config::RemotesConfig::parse(
+            &text,
+            crate::config::ConfigSource::Embedded,
+            &Default::default(),
+        )
+        .unwrap();
+        S3Uploads::new(c.get("s").unwrap(), None)
+    }
+
+    #[tokio::test]
+    async fn the_remotes_encryption_class_and_payer_go_on_the_upload() {
+        let u = uploads(
+            "server_side_encryption = \"aws:kms\"\nserver_side_encryption_aws_kms_key_id = \"k1\"\n\
+             default_storage_class = \"STANDARD_IA\"\nenable_request_payer = true\n",
+        )
+        .unwrap();
+        let start: HashMap<_, _> = u.at_start.iter().cloned().collect();
+        assert_eq!(start["x-amz-server-side-encryption"], "aws:kms");
+        assert_eq!(start["x-amz-server-side-encryption-aws-kms-key-id"], "k1");
+        assert_eq!(start["x-amz-storage-class"], "STANDARD_IA");
+        assert_eq!(
+            u.every,
+            [("x-amz-request-payer".to_string(), "requester".to_string())]
+        );
+        let plain = uploads("").unwrap();
+        assert!(plain.at_start.is_empty() && plain.every.is_empty());
+    }
+
+    #[tokio::test]
+    async fn options_this_client_cannot_send_leave_large_objects_to_opendal() {
+        for extra in [
+            "role_arn = \"arn:aws:iam::1:role/r\"\n",
+            "checksum_algorithm = \"crc32c\"\n",
+            "server_side_encryption_customer_algorithm = \"AES256\"\n",
+        ] {
+            let e = uploads(extra).err().expect(extra);
+            assert!(e.contains("OpenDAL"), "{e}");
+        }
     }
 }
