@@ -38,6 +38,11 @@ pub(crate) struct Args {
     /// Always stream through mbx, even when both sides are the same store.
     #[arg(long)]
     no_server_side: bool,
+    /// Send every object from the source, even one that a tree beside the destination already holds (by
+    /// default such an object, found by its BLAKE3 in that tree's manifest, is copied on the destination's
+    /// side and does not cross the link).
+    #[arg(long)]
+    no_dedup: bool,
     /// On a local (fs) source, copy the file a symbolic link points to when that file is inside the root
     /// (default: skip every link with a warning, as rclone does). Links out of the root are never followed.
     #[arg(long, short = 'L')]
@@ -148,6 +153,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     options.dry_run = args.dry_run;
     options.fail_fast = args.fail_fast;
     options.server_side = !args.no_server_side;
+    options.dedup = !args.no_dedup;
     if args.follow_links {
         options.links = mbx::transfer::Links::Follow;
     }
@@ -215,7 +221,7 @@ fn print_summary(ctx: &Context, s: &Summary) {
     } else {
         String::new()
     };
-    let sent = s.copied_bytes - s.resumed_bytes.min(s.copied_bytes);
+    let sent = s.sent_bytes;
     eprintln!(
         "{} objects copied ({:.1} MiB{resumed}; {:.1}s, {:.1} MiB/s), {} already there, {} failed{} → {}",
         s.copied,
@@ -227,6 +233,15 @@ fn print_summary(ctx: &Context, s: &Summary) {
         links_skipped(s),
         s.destination
     );
+    if s.found > 0 {
+        eprintln!(
+            "  {} of them ({:.1} MiB) were already at the destination in another tree and copied there: \
+             {:.1} MiB sent",
+            s.found,
+            s.found_bytes as f64 / 1048576.0,
+            s.sent_bytes as f64 / 1048576.0
+        );
+    }
     if let Some(other) = &s.replaced_manifest_of {
         eprintln!(
             "  the manifest there was written from {other}, and now describes this source instead"

@@ -191,6 +191,63 @@ impl Copier {
         Ok((entry, durability))
     }
 
+    /// Copies `obj` from `found`, an object the destination already holds with the same content, on the
+    /// destination's side: a server-side copy, or on a local disk a copy hashed on the way that lands only with
+    /// the expected BLAKE3. `None` when that object can no longer be trusted or the copy did not work: the
+    /// object is then copied from the source as usual.
+    pub async fn copy_found(
+        &self,
+        obj: &PlannedObject,
+        found: &super::dedup::Found,
+    ) -> Option<(ManifestEntry, Durability)> {
+        let expected = obj.expected_blake3.clone()?;
+        if self.cancel.is_cancelled() || !super::dedup::still_vouched(&self.dst, found).await {
+            return None;
+        }
+        let local = self.dst.uploads().and_then(|u| u.local_files());
+        let durability = match (local, self.dst.local_path(&found.key)) {
+            (Some(files), Some(from)) => {
+                let hash = blake3::Hash::from_hex(&expected).ok()?;
+                let key = obj.dst_key.clone();
+                let copied =
+                    tokio::task::spawn_blocking(move || files.copy_if_hash(&from, &key, hash))
+                        .await
+                        .ok()?;
+                match copied {
+                    Ok(true) => Durability::NeedsSync,
+                    Ok(false) => {
+                        self.progress.note(&format!(
+                            "warning: {} does not hold what its manifest says; {} is copied from the source",
+                            found.key, obj.src.key
+                        ));
+                        return None;
+                    }
+                    Err(_) => return None,
+                }
+            }
+            _ => {
+                if let Err(e) = self.dst.op().copy(&found.key, &obj.dst_key).await {
+                    tracing::info!(
+                        "copying {} from {} at the destination failed ({e}); copying it from the source",
+                        obj.dst_key,
+                        found.key
+                    );
+                    return None;
+                }
+                Durability::Durable
+            }
+        };
+        self.progress.add_bytes(obj.src.size);
+        let entry = ManifestEntry {
+            key: obj.src.rel.clone(),
+            size: obj.src.size,
+            blake3: expected,
+            src_etag: obj.src.etag.clone(),
+            src_mtime: obj.src.mtime.clone(),
+        };
+        Some((entry, durability))
+    }
+
     /// Small objects to a local disk: read (in place when the source is local too), hashed and written in one
     /// trip to the blocking pool, to a temporary file renamed into place, without a flush of its own: the run
     /// flushes objects in groups before it journals them (see `run::GroupCommit`).

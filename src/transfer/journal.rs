@@ -100,14 +100,69 @@ pub struct UploadState {
     pub parts: BTreeMap<u32, PartRecord>,
 }
 
-/// An object an earlier run landed, kept small (about 100 bytes with its key's place in the map) because a run
-/// killed near the end of a million objects leaves a million of them: the source version is kept as hashes,
-/// which is all the comparison with the listing needs.
+/// An object an earlier run landed, kept in 64 bytes with its key's id, because a run killed near the end of
+/// a million objects leaves a million of them: the key and the source version are kept as hashes, which is all
+/// the comparison with the listing needs.
+#[derive(Clone, Copy)]
 struct Done {
     size: u64,
     blake3: [u8; 32],
-    etag: Option<u64>,
-    mtime: Option<u64>,
+    /// Hash of the source ETag when copied; 0 for none.
+    etag: u64,
+    /// Hash of the source modification time when copied; 0 for none.
+    mtime: u64,
+}
+
+/// Marks a key whose earlier landing no longer counts (a later upload of it started).
+const GONE: u64 = u64::MAX;
+
+impl Done {
+    fn gone() -> Done {
+        Done {
+            size: GONE,
+            blake3: [0; 32],
+            etag: 0,
+            mtime: 0,
+        }
+    }
+}
+
+/// What earlier runs landed, sorted by key id once the journal is loaded (no hash map: its buckets would
+/// double the memory).
+#[derive(Default)]
+struct LandedSet {
+    /// (key id, what landed), in journal order while loading, then sorted with one entry per key.
+    entries: Vec<(u128, Done)>,
+}
+
+impl LandedSet {
+    fn push(&mut self, id: u128, done: Done) {
+        self.entries.push((id, done));
+    }
+
+    /// Sorts, keeps the last record of each key, and drops the keys whose landing no longer counts.
+    fn seal(&mut self) {
+        // Stable: the records of one key stay in journal order.
+        self.entries.sort_by_key(|e| e.0);
+        let mut kept = 0;
+        for i in 0..self.entries.len() {
+            let last_of_key = self
+                .entries
+                .get(i + 1)
+                .is_none_or(|next| next.0 != self.entries[i].0);
+            if last_of_key && self.entries[i].1.size != GONE {
+                self.entries[kept] = self.entries[i];
+                kept += 1;
+            }
+        }
+        self.entries.truncate(kept);
+        self.entries.shrink_to_fit();
+    }
+
+    fn get(&self, id: u128) -> Option<&Done> {
+        let i = self.entries.binary_search_by_key(&id, |e| e.0).ok()?;
+        Some(&self.entries[i].1)
+    }
 }
 
 /// The map key of an object's key (128 bits of its BLAKE3: no two keys of a tree share one in practice).
@@ -118,11 +173,13 @@ fn key_id(key: &str) -> u128 {
     u128::from_le_bytes(id)
 }
 
-fn text_id(text: &str) -> u64 {
+/// A nonzero 64-bit hash of a source ETag or time.
+fn text_id(text: Option<&str>) -> u64 {
+    let Some(text) = text else { return 0 };
     let h = blake3::hash(text.as_bytes());
     let mut id = [0u8; 8];
     id.copy_from_slice(&h.as_bytes()[..8]);
-    u64::from_le_bytes(id)
+    u64::from_le_bytes(id) | 1
 }
 
 #[derive(Default)]
@@ -130,7 +187,7 @@ struct State {
     header: Option<JournalHeader>,
     run: Option<RunRecord>,
     /// What earlier runs landed (this run's own are not kept: it never looks them up).
-    done: HashMap<u128, Done>,
+    done: LandedSet,
     uploads: HashMap<String, UploadState>,
 }
 
@@ -141,24 +198,23 @@ impl State {
             Record::Run { run } => self.run = Some(run),
             Record::Done(entry) => {
                 self.uploads.remove(&entry.key);
-                let id = key_id(&entry.key);
-                match blake3::Hash::from_hex(&entry.blake3) {
-                    Ok(hash) if loading => {
-                        let done = Done {
+                if loading {
+                    let done = match blake3::Hash::from_hex(&entry.blake3) {
+                        Ok(hash) => Done {
                             size: entry.size,
                             blake3: *hash.as_bytes(),
-                            etag: entry.src_etag.as_deref().map(text_id),
-                            mtime: entry.src_mtime.as_deref().map(text_id),
-                        };
-                        self.done.insert(id, done);
-                    }
-                    _ => {
-                        self.done.remove(&id);
-                    }
+                            etag: text_id(entry.src_etag.as_deref()),
+                            mtime: text_id(entry.src_mtime.as_deref()),
+                        },
+                        Err(_) => Done::gone(),
+                    };
+                    self.done.push(key_id(&entry.key), done);
                 }
             }
             Record::Upload { upload } => {
-                self.done.remove(&key_id(&upload.key));
+                if loading {
+                    self.done.push(key_id(&upload.key), Done::gone());
+                }
                 self.uploads.insert(
                     upload.key.clone(),
                     UploadState {
@@ -238,11 +294,13 @@ impl Journal {
     /// same ETag where both have one, else the same modification time).
     pub fn landed(&self, obj: &SourceObject) -> Option<ManifestEntry> {
         let state = self.lock_state().ok()?;
-        let d = state.done.get(&key_id(&obj.rel))?;
+        let d = state.done.get(key_id(&obj.rel))?;
+        let (etag, mtime) = (text_id(obj.etag.as_deref()), text_id(obj.mtime.as_deref()));
         let same = d.size == obj.size
-            && match (d.etag, obj.etag.as_deref().map(text_id)) {
-                (Some(a), Some(b)) => a == b,
-                _ => d.mtime.is_some() && d.mtime == obj.mtime.as_deref().map(text_id),
+            && if d.etag != 0 && etag != 0 {
+                d.etag == etag
+            } else {
+                d.mtime != 0 && d.mtime == mtime
             };
         same.then(|| ManifestEntry {
             key: obj.rel.clone(),
@@ -490,6 +548,20 @@ fn journals_dir(state_dir: &Path) -> PathBuf {
 
 fn load(path: &Path) -> State {
     let mut state = State::default();
+    // One pass to count the records, so the landed set is allocated once, at its size.
+    if let Ok(f) = std::fs::File::open(path) {
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, f);
+        let mut lines = 0usize;
+        while let Ok(buf) = reader.fill_buf() {
+            if buf.is_empty() {
+                break;
+            }
+            lines += buf.iter().filter(|&&b| b == b'\n').count();
+            let n = buf.len();
+            reader.consume(n);
+        }
+        state.done.entries.reserve_exact(lines + 1);
+    }
     if let Ok(f) = std::fs::File::open(path) {
         for line in std::io::BufReader::new(f).lines() {
             let Ok(line) = line else { break };
@@ -498,6 +570,7 @@ fn load(path: &Path) -> State {
             }
         }
     }
+    state.done.seal();
     state
 }
 

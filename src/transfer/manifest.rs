@@ -237,7 +237,8 @@ impl ManifestReader {
             .map_err(|e| manifest_error(remote, &key, e))
     }
 
-    /// Reads a manifest from a local file (a spilled one).
+    /// Reads a manifest from a local file.
+    #[cfg(test)]
     async fn from_file(path: &Path) -> Result<ManifestReader, ManifestError> {
         let file = std::fs::File::open(path)
             .map_err(|e| ManifestError::Damaged(format!("opening {}: {e}", path.display())))?;
@@ -371,7 +372,8 @@ pub(crate) struct ManifestWriter {
 }
 
 impl ManifestWriter {
-    /// Starts a manifest of a tree copied from `source`, spilled under `state_dir`.
+    /// Starts a manifest of a tree copied from `source`, spilled under `state_dir`. The spill file holds the
+    /// object lines only: the header, with the time the manifest vouches from, is made when it is finished.
     pub fn create(state_dir: &Path, source: String) -> std::io::Result<ManifestWriter> {
         use std::os::unix::fs::OpenOptionsExt;
         let dir = state_dir.join("spill");
@@ -387,13 +389,10 @@ impl ManifestWriter {
             .truncate(true)
             .mode(0o600)
             .open(&path)?;
-        let header = ManifestHeader::new(source);
-        let mut file = std::io::BufWriter::with_capacity(256 << 10, file);
-        file.write_all(&header.first_line())?;
         Ok(ManifestWriter {
-            header,
+            header: ManifestHeader::new(source),
             path,
-            file,
+            file: std::io::BufWriter::with_capacity(256 << 10, file),
             count: 0,
             last: None,
         })
@@ -421,17 +420,19 @@ impl ManifestWriter {
         Ok(())
     }
 
-    /// The header the manifest will carry.
+    /// The header the manifest will carry (its time is set when it is finished).
     pub fn header(&self) -> &ManifestHeader {
         &self.header
     }
 
-    /// Ends the list and returns the finished spill file.
+    /// Ends the list and returns the finished spill file, dated now: every object it lists is there, and a
+    /// destination object modified after this time is not what the manifest vouches for.
     pub fn finish(mut self) -> std::io::Result<SpilledManifest> {
         self.file.write_all(b"\n]}\n")?;
         self.file.flush()?;
         let path = std::mem::take(&mut self.path);
-        Ok(SpilledManifest { path })
+        let header = ManifestHeader::new(std::mem::take(&mut self.header.source));
+        Ok(SpilledManifest { path, header })
     }
 }
 
@@ -443,15 +444,24 @@ impl Drop for ManifestWriter {
     }
 }
 
-/// A complete manifest in a local spill file, removed when dropped.
+/// A complete manifest: its header, and its object lines in a local spill file, removed when dropped.
 pub(crate) struct SpilledManifest {
     path: PathBuf,
+    header: ManifestHeader,
 }
 
 impl SpilledManifest {
     /// Reads it back, one object at a time.
     pub async fn reader(&self) -> Result<ManifestReader, ManifestError> {
-        ManifestReader::from_file(&self.path).await
+        let file = std::fs::File::open(&self.path)
+            .map_err(|e| ManifestError::Damaged(format!("opening {}: {e}", self.path.display())))?;
+        // A local file in the page cache: reading it in place costs less than a trip to the blocking pool.
+        let file = futures::io::AllowStdIo::new(std::io::BufReader::with_capacity(256 << 10, file));
+        Ok(ManifestReader {
+            header: self.header.clone(),
+            entries: Entries::Lines(Box::pin(file.lines())),
+            last: None,
+        })
     }
 
     /// Writes it as `<root>/.mbx/manifest.json` on `dst`, streamed, and returns where (`remote:key`).
@@ -471,6 +481,10 @@ impl SpilledManifest {
             .chunk(8 << 20)
             .await
             .map_err(|e| failed("writing", e.to_string()))?;
+        if let Err(e) = writer.write(self.header.first_line()).await {
+            let _ = writer.abort().await;
+            return Err(failed("writing", e.to_string()));
+        }
         let mut buf = vec![0u8; 1 << 20];
         loop {
             let n = file
@@ -537,7 +551,9 @@ mod tests {
         }
         assert!(w.push(&entry("b")).is_err(), "out of order is refused");
         let spilled = w.finish().unwrap();
-        let bytes = std::fs::read(&spilled.path).unwrap();
+        let remote = crate::remote::local_for_tests("t", dir.path());
+        spilled.upload(&remote, "tree/").await.unwrap();
+        let bytes = std::fs::read(dir.path().join("tree").join(MANIFEST_KEY)).unwrap();
         // Any JSON reader (and an older mbx) reads it whole.
         let whole = Manifest::from_json(&bytes).unwrap();
         assert_eq!(whole.objects.len(), 3);

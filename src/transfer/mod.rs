@@ -3,6 +3,7 @@
 
 mod cleanup;
 mod copy;
+mod dedup;
 mod journal;
 mod listing;
 mod manifest;
@@ -133,6 +134,9 @@ pub struct TransferOptions {
     pub state_dir: PathBuf,
     /// What a symbolic link in a local (`fs`) source tree is.
     pub links: Links,
+    /// Copy an object the destination already holds in a tree beside this one (same BLAKE3, from the source's
+    /// manifest) on the destination's side, instead of sending it.
+    pub dedup: bool,
 }
 
 impl Default for TransferOptions {
@@ -150,6 +154,7 @@ impl Default for TransferOptions {
             verify: false,
             state_dir: default_state_dir(),
             links: Links::Skip,
+            dedup: false,
         }
     }
 }
@@ -191,6 +196,13 @@ pub struct Summary {
     /// Of `copied_bytes`, the bytes whose parts had landed in an earlier, interrupted run and were not
     /// sent again.
     pub resumed_bytes: u64,
+    /// Of `copied`, the objects found in another tree at the destination and copied there instead of sent.
+    pub found: u64,
+    /// Their bytes.
+    pub found_bytes: u64,
+    /// Bytes that crossed from the source to the destination: `copied_bytes` less `found_bytes` and
+    /// `resumed_bytes`.
+    pub sent_bytes: u64,
     /// Objects already at the destination.
     pub skipped: u64,
     /// Bytes already at the destination.

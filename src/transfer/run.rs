@@ -17,6 +17,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use super::copy::{Copier, CopyError, Durability, MemoryBudget};
+use super::dedup::DedupIndex;
 use super::journal::{Journal, JournalHeader, OpenError};
 use super::listing::{Listing, report_skipped};
 use super::manifest::{ManifestEntry, ManifestWriter, SpilledManifest};
@@ -41,6 +42,8 @@ pub(crate) struct Run<'a> {
     cancel: CancellationToken,
     /// Ctrl-C, or `--fail-fast` after a failure.
     stop: CancellationToken,
+    /// What the trees beside the destination hold, read when the first object could use it.
+    dedup: tokio::sync::OnceCell<DedupIndex>,
 }
 
 /// What the copy step ended with.
@@ -66,7 +69,12 @@ pub(crate) enum Landed {
 /// How one object ended.
 enum Settled {
     /// Copied; the entry is journaled once its bytes are durable.
-    Copied(ManifestEntry, Durability),
+    Copied {
+        entry: ManifestEntry,
+        durability: Durability,
+        /// From an object the destination already held, not from the source.
+        found: bool,
+    },
     /// Already there.
     Skipped(ManifestEntry),
     /// A dry run would copy it.
@@ -118,6 +126,7 @@ impl<'a> Run<'a> {
             progress,
             stop: cancel.child_token(),
             cancel,
+            dedup: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -213,7 +222,11 @@ impl<'a> Run<'a> {
                 }
                 Some((seq, p, result)) = in_flight.next(), if !in_flight.is_empty() => {
                     let entry = match result {
-                        Ok(Settled::Copied(entry, durability)) => {
+                        Ok(Settled::Copied { entry, durability, found }) => {
+                            if found {
+                                summary.found += 1;
+                                summary.found_bytes += entry.size;
+                            }
                             summary.copied += 1;
                             summary.copied_bytes += entry.size;
                             self.progress.object_done(
@@ -303,6 +316,10 @@ impl<'a> Run<'a> {
         summary.resumed_bytes = copier
             .resumed_bytes
             .load(std::sync::atomic::Ordering::Relaxed);
+        summary.sent_bytes = summary
+            .copied_bytes
+            .saturating_sub(summary.found_bytes)
+            .saturating_sub(summary.resumed_bytes);
         summary.interrupted |= self.cancel.is_cancelled();
         summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
         summary.skipped_links = skipped.lock().map(|s| s.len() as u64).unwrap_or(0);
@@ -332,15 +349,43 @@ impl<'a> Run<'a> {
                     match vouched_by_metadata(self.dst, &p.src, &p.dst_key).await {
                         Some(entry) => Ok(Settled::Skipped(entry)),
                         None if self.options.dry_run => Ok(Settled::WouldCopy),
-                        None => copier.copy(&p).await.map(|(e, d)| Settled::Copied(e, d)),
+                        None => self.copy(copier, &p).await,
                     }
                 }
                 Action::Copy if self.options.dry_run => Ok(Settled::WouldCopy),
-                Action::Copy => copier.copy(&p).await.map(|(e, d)| Settled::Copied(e, d)),
+                Action::Copy => self.copy(copier, &p).await,
             }
         }
         .await;
         (seq, p, result)
+    }
+
+    /// Copies one object: from an object the destination already holds with the same content, when there is
+    /// one, else from the source.
+    async fn copy(&self, copier: &Copier, p: &PlannedObject) -> Result<Settled, CopyError> {
+        if let (true, Some(blake3), Endpoints::Tree { dst_root, .. }) =
+            (self.options.dedup, &p.expected_blake3, self.ends)
+        {
+            let index = self
+                .dedup
+                .get_or_init(|| DedupIndex::beside(self.dst, dst_root))
+                .await;
+            if let Some(found) = index.find(blake3, p.src.size)
+                && let Some((entry, durability)) = copier.copy_found(p, &found).await
+            {
+                return Ok(Settled::Copied {
+                    entry,
+                    durability,
+                    found: true,
+                });
+            }
+        }
+        let (entry, durability) = copier.copy(p).await?;
+        Ok(Settled::Copied {
+            entry,
+            durability,
+            found: false,
+        })
     }
 
     fn journal_landed(&self, entry: &ManifestEntry) -> Result<(), TransferError> {

@@ -67,6 +67,49 @@ impl LocalFiles {
         placed
     }
 
+    /// Copies the local file `from` to `key` under the root, hashing it on the way, and lands it only if its
+    /// BLAKE3 is `expected`; false (and nothing written) otherwise. Not flushed. Blocking.
+    pub fn copy_if_hash(
+        &self,
+        from: &Path,
+        key: &str,
+        expected: blake3::Hash,
+    ) -> std::io::Result<bool> {
+        use std::io::{Read, Write};
+        crate::remote::check_key(RemoteKind::Fs, key)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let tmp_dir = self.root.join(TMP_DIR);
+        std::fs::create_dir_all(&tmp_dir)?;
+        let tmp = tmp_dir.join(super::http::new_upload_token());
+        let copied = (|| {
+            let mut input = std::fs::File::open(from)?;
+            let mut output = std::fs::File::create(&tmp)?;
+            let mut hasher = blake3::Hasher::new();
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n = input.read(&mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                output.write_all(&buf[..n])?;
+            }
+            if hasher.finalize() != expected {
+                return Ok(false);
+            }
+            let target = self.root.join(key);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&tmp, &target)?;
+            Ok(true)
+        })();
+        if !matches!(copied, Ok(true)) {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        copied
+    }
+
     /// Flushes the file system that holds the root (`syncfs`): every object written before the call is on
     /// disk, with its name, when it returns.
     pub fn sync(&self) -> std::io::Result<()> {
