@@ -44,15 +44,17 @@ fn bytes_of(tree: &Tree, keys: impl Fn(&str) -> bool) -> u64 {
         .sum()
 }
 
+/// `mbx --json transfer ARGS…` with `config`, which must exit 0; its summary.
+fn transfer(config: &Path, state: &Path, args: &[&str]) -> serde_json::Value {
+    let out = mbx_with(config, state, &[&["--json", "transfer"], args].concat());
+    assert_exit(&out, 0);
+    summary(&out)
+}
+
 /// The source trees get their manifests the way backups do: written by mbx.
 fn seed(config: &Path, state: &Path) {
     for day in ["day1", "day2"] {
-        let out = mbx_with(
-            config,
-            state,
-            &["--json", "transfer", &format!("stage:{day}"), "src:backup/"],
-        );
-        assert_exit(&out, 0);
+        transfer(config, state, &[&format!("stage:{day}"), "src:backup/"]);
     }
 }
 
@@ -78,12 +80,7 @@ fn a_second_backup_sends_only_its_new_objects_between_local_folders() {
     .unwrap();
     let state = root.join("state");
     seed(&config, &state);
-    let out = mbx_with(
-        &config,
-        &state,
-        &["--json", "transfer", "src:backup/day1", "dst:backup/"],
-    );
-    assert_exit(&out, 0);
+    transfer(&config, &state, &["src:backup/day1", "dst:backup/"]);
     // Two shared objects changed at the destination after day1's manifest was written: one with a later
     // modification time, one rewritten within the same second (same size, other bytes).
     let changed_later = root.join("dst/backup/day1/binlogs/insert_log/1/2/3/0/1");
@@ -105,19 +102,11 @@ fn a_second_backup_sends_only_its_new_objects_between_local_folders() {
     )
     .unwrap();
 
-    let out = mbx_with(
+    let s = transfer(
         &config,
         &state,
-        &[
-            "--json",
-            "transfer",
-            "src:backup/day2",
-            "dst:backup/",
-            "--verify",
-        ],
+        &["src:backup/day2", "dst:backup/", "--verify"],
     );
-    assert_exit(&out, 0);
-    let s = summary(&out);
     let shared = |k: &str| day1.get(k).is_some_and(|v| day2.get(k) == Some(v));
     let unusable = [
         "binlogs/insert_log/1/2/3/0/1",
@@ -146,19 +135,11 @@ fn a_second_backup_sends_only_its_new_objects_between_local_folders() {
         );
     }
     // --no-dedup sends everything again.
-    let out = mbx_with(
+    let s = transfer(
         &config,
         &state,
-        &[
-            "--json",
-            "transfer",
-            "src:backup/day2",
-            "dst:again/",
-            "--no-dedup",
-        ],
+        &["src:backup/day2", "dst:again/", "--no-dedup"],
     );
-    assert_exit(&out, 0);
-    let s = summary(&out);
     assert_eq!(s["found"], 0, "{s}");
     assert_eq!(s["sent_bytes"], bytes_of(&day2, |_| true), "{s}");
 }
@@ -182,42 +163,23 @@ async fn a_second_backup_is_copied_server_side_on_s3() {
     let state = dir.path().join("state");
     let root = unique("dedup");
     for day in ["day1", "day2"] {
-        let args = ["--json", "transfer", day, &format!("s3a:{root}/src/")];
-        let out = mbx_with(
+        transfer(
             &config,
             &state,
-            &[args[0], args[1], &format!("stage:{day}"), args[3]],
+            &[&format!("stage:{day}"), &format!("s3a:{root}/src/")],
         );
-        assert_exit(&out, 0);
     }
-    let out = mbx_with(
+    let (day1_src, day2_src) = (
+        format!("s3a:{root}/src/day1"),
+        format!("s3a:{root}/src/day2"),
+    );
+    let dst = format!("s3b:{root}/backup/");
+    transfer(&config, &state, &[&day1_src, &dst, "--part-size", "5MiB"]);
+    let s = transfer(
         &config,
         &state,
-        &[
-            "--json",
-            "transfer",
-            &format!("s3a:{root}/src/day1"),
-            &format!("s3b:{root}/backup/"),
-            "--part-size",
-            "5MiB",
-        ],
+        &[&day2_src, &dst, "--part-size", "5MiB", "--verify"],
     );
-    assert_exit(&out, 0);
-    let out = mbx_with(
-        &config,
-        &state,
-        &[
-            "--json",
-            "transfer",
-            &format!("s3a:{root}/src/day2"),
-            &format!("s3b:{root}/backup/"),
-            "--part-size",
-            "5MiB",
-            "--verify",
-        ],
-    );
-    assert_exit(&out, 0);
-    let s = summary(&out);
     let shared = |k: &str| day1.get(k).is_some_and(|v| day2.get(k) == Some(v));
     assert_eq!(
         s["found"],
