@@ -47,6 +47,18 @@ pub(crate) struct Args {
     /// (default: skip every link with a warning, as rclone does). Links out of the root are never followed.
     #[arg(long, short = 'L')]
     follow_links: bool,
+    /// Copy only shard K of N (K from 0, e.g. `$JOB_COMPLETION_INDEX/8` in a Kubernetes Indexed Job): the
+    /// objects whose key hashes to K. Each shard has its own journal and leaves the manifest of its share;
+    /// `--shards N --finish` then merges them.
+    #[arg(long, value_parser = mbx::transfer::Shard::parse, value_name = "K/N", conflicts_with_all = ["finish", "shards"])]
+    shard: Option<mbx::transfer::Shard>,
+    /// With --finish: the number of shards the transfer was split into.
+    #[arg(long, value_name = "N", requires = "finish", value_parser = clap::value_parser!(u32).range(1..=i64::from(mbx::transfer::MAX_SHARDS)))]
+    shards: Option<u32>,
+    /// Check that every shard of `--shards N` completed and every source object is in one of their manifests,
+    /// then write the tree's manifest from theirs (with --verify, then verify the tree).
+    #[arg(long, requires = "shards")]
+    finish: bool,
     /// Bandwidth limit per remote, bytes per second (e.g. 10MiB); 0 is no limit (also over a remote's own).
     #[arg(long, value_parser = size_arg, value_name = "SIZE")]
     bwlimit: Option<u64>,
@@ -157,7 +169,21 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     if args.follow_links {
         options.links = mbx::transfer::Links::Follow;
     }
+    options.shard = args.shard;
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
+    if let (true, Some(count)) = (args.finish, args.shards) {
+        let summary = mbx::transfer::finish_shards(
+            (&src, &src_path),
+            (&dst, &dst_path),
+            count,
+            options,
+            progress,
+            ctx.cancel.clone(),
+        )
+        .await?;
+        print_summary(ctx, &summary);
+        return Ok(exit_code(summary.interrupted, summary.ok()));
+    }
     let summary = transfer(
         &src,
         &src_path,

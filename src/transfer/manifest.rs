@@ -214,12 +214,19 @@ impl ManifestReader {
         remote: &Remote,
         root: &str,
     ) -> Result<Option<ManifestReader>, TransferError> {
-        let key = join_key(root, MANIFEST_KEY);
+        ManifestReader::open_key(remote, &join_key(root, MANIFEST_KEY)).await
+    }
+
+    /// Opens the manifest at `key` on `remote` (a tree's, or a shard's); `None` when there is none.
+    pub async fn open_key(
+        remote: &Remote,
+        key: &str,
+    ) -> Result<Option<ManifestReader>, TransferError> {
         let failed = |e: opendal::Error| TransferError::Remote {
             remote: remote.name().to_string(),
             message: format!("reading '{key}': {e}"),
         };
-        let reader = match remote.op().reader_with(&key).chunk(1 << 20).await {
+        let reader = match remote.op().reader_with(key).chunk(1 << 20).await {
             Ok(r) => r,
             Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(failed(e)),
@@ -234,7 +241,7 @@ impl ManifestReader {
         ManifestReader::from_lines(lines)
             .await
             .map(Some)
-            .map_err(|e| manifest_error(remote, &key, e))
+            .map_err(|e| manifest_error(remote, key, e))
     }
 
     /// Reads a manifest from a local file.
@@ -465,9 +472,14 @@ impl SpilledManifest {
     }
 
     /// Writes it as `<root>/.mbx/manifest.json` on `dst`, streamed, and returns where (`remote:key`).
+    #[cfg(test)]
     pub async fn upload(&self, dst: &Remote, root: &str) -> Result<String, TransferError> {
+        self.upload_to(dst, &join_key(root, MANIFEST_KEY)).await
+    }
+
+    /// Writes it as `key` on `dst`, streamed, and returns where (`remote:key`).
+    pub async fn upload_to(&self, dst: &Remote, key: &str) -> Result<String, TransferError> {
         use tokio::io::AsyncReadExt;
-        let key = join_key(root, MANIFEST_KEY);
         let failed = |what: &str, e: String| TransferError::Remote {
             remote: dst.name().to_string(),
             message: format!("{what} manifest '{key}': {e}"),
@@ -477,7 +489,7 @@ impl SpilledManifest {
             .map_err(|e| failed("reading the spilled", e.to_string()))?;
         let mut writer = dst
             .op()
-            .writer_with(&key)
+            .writer_with(key)
             .chunk(8 << 20)
             .await
             .map_err(|e| failed("writing", e.to_string()))?;

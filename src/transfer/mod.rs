@@ -11,6 +11,7 @@ mod plan;
 mod progress;
 mod resume;
 mod run;
+mod shard;
 mod tree_hash;
 mod verify;
 
@@ -26,6 +27,7 @@ use crate::remote::{Remote, RemotePath, join_key};
 use listing::Listing;
 pub use listing::{Links, SkippedLink, SourceObject, list_local, list_tree};
 use run::{Executed, Landed, Run};
+pub use shard::{MAX_SHARDS, Shard};
 
 pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, cleanup_remote};
 pub use journal::default_state_dir;
@@ -81,6 +83,9 @@ pub enum TransferError {
     /// Another run of the same transfer is running (it holds the journal); nothing was done.
     #[error("{0}")]
     Busy(String),
+    /// Not every part of the work is done yet (shards that have not completed); nothing was written.
+    #[error("{0}")]
+    Incomplete(String),
     /// The local journal could not be used.
     #[error("journal {path} (set MBX_STATE_DIR to a writable folder)")]
     Journal {
@@ -137,6 +142,8 @@ pub struct TransferOptions {
     /// Copy an object the destination already holds in a tree beside this one (same BLAKE3, from the source's
     /// manifest) on the destination's side, instead of sending it.
     pub dedup: bool,
+    /// Copy only this share of the objects, and write its manifest as the shard's.
+    pub shard: Option<Shard>,
 }
 
 impl Default for TransferOptions {
@@ -155,6 +162,7 @@ impl Default for TransferOptions {
             state_dir: default_state_dir(),
             links: Links::Skip,
             dedup: false,
+            shard: None,
         }
     }
 }
@@ -254,7 +262,15 @@ pub async fn transfer(
     progress: Arc<Progress>,
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
-    let (ends, listing) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
+    let (ends, mut listing) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
+    if let Some(shard) = options.shard {
+        if !ends.is_tree() {
+            return Err(TransferError::BadKey(format!(
+                "--shard: {src_path} is one object; shards split a tree"
+            )));
+        }
+        listing = shard::only(shard, listing);
+    }
     let run = Run::open(
         (src, dst),
         &ends,
@@ -289,9 +305,9 @@ pub async fn transfer(
                     manifest_source(src, &ends),
                 ));
             }
-            manifest.upload(dst, ends.dst_root()).await?
+            manifest.upload_to(dst, run.manifest_key()).await?
         } else {
-            format!("{}:{}", dst.name(), join_key(ends.dst_root(), MANIFEST_KEY))
+            format!("{}:{}", dst.name(), run.manifest_key())
         });
         summary.replaced_manifest_of = replaces.clone().filter(|_| *changed);
     }
@@ -341,6 +357,29 @@ pub async fn transfer(
         summary.verify = Some(report);
     }
     summary.seconds = progress.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Merges the manifests that `count` shard runs of this transfer (`--shard K/count`) left into the destination
+/// tree's manifest, once every shard has completed and every source object is in one of them; then verifies the
+/// tree when asked.
+pub async fn finish_shards(
+    (src, src_path): (&Remote, &RemotePath),
+    (dst, dst_path): (&Remote, &RemotePath),
+    count: u32,
+    options: TransferOptions,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+) -> Result<Summary, TransferError> {
+    let (ends, _) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
+    let mut summary = shard::finish((src, dst), &ends, count, &options, progress.clone()).await?;
+    progress.finish();
+    if options.verify {
+        let verifier = Arc::new(progress.next_stage("verified"));
+        let report = verify_tree(dst, ends.dst_root(), &options, verifier.clone(), cancel).await?;
+        verifier.finish();
+        summary.verify = Some(report);
+    }
     Ok(summary)
 }
 

@@ -246,13 +246,13 @@ impl<T> Sorted<T> {
     }
 }
 
-fn manifest_stream(
+pub(crate) fn manifest_stream(
     remote: &Remote,
-    root: &str,
+    key: &str,
     reader: ManifestReader,
 ) -> Pin<Box<dyn Stream<Item = Result<ManifestEntry, TransferError>> + Send>> {
     let remote = remote.clone();
-    let key = join_key(root, MANIFEST_KEY);
+    let key = key.to_string();
     Box::pin(futures::stream::unfold(Some(reader), move |reader| {
         let (remote, key) = (remote.clone(), key.clone());
         async move {
@@ -272,9 +272,9 @@ fn manifest_stream(
 /// treated the same: the entries after it are not used.
 async fn open_manifest_if_sound(
     remote: &Remote,
-    root: &str,
+    key: &str,
 ) -> Result<Option<ManifestReader>, TransferError> {
-    match ManifestReader::open(remote, root).await {
+    match ManifestReader::open_key(remote, key).await {
         Err(TransferError::DamagedManifest { at, why }) => {
             warn_damaged(&at, &why);
             Ok(None)
@@ -337,12 +337,13 @@ pub(crate) struct Planner<'a> {
 }
 
 impl<'a> Planner<'a> {
-    /// Opens the destination's listing and both manifests.
+    /// Opens the destination's listing and both manifests: the source tree's, and the one at `landed_key`
+    /// (the destination tree's, or a shard's).
     pub async fn open(
-        src: &Remote,
-        dst: &'a Remote,
+        (src, dst): (&Remote, &'a Remote),
         ends: &'a Endpoints,
         journal: Option<&'a Journal>,
+        landed_key: &str,
     ) -> Result<Planner<'a>, TransferError> {
         fn by_key(e: &ManifestEntry) -> &str {
             &e.key
@@ -372,16 +373,18 @@ impl<'a> Planner<'a> {
             }
             Endpoints::Tree { src_root, dst_root } => {
                 // The manifest too: `<tree>/.mbx` may be a link out of the root.
-                dst.check_inside_root([join_key(dst_root, MANIFEST_KEY).as_str()])
+                dst.check_inside_root([landed_key])
                     .map_err(|e| TransferError::BadKey(e.to_string()))?;
-                if let Some(r) = open_manifest_if_sound(src, src_root).await? {
-                    let s = until_damaged(manifest_stream(src, src_root, r), Default::default());
+                let expected_key = join_key(src_root, MANIFEST_KEY);
+                if let Some(r) = open_manifest_if_sound(src, &expected_key).await? {
+                    let s = manifest_stream(src, &expected_key, r);
+                    let s = until_damaged(s, Default::default());
                     planner.expected = Sorted::new(s, by_key);
                 }
-                match open_manifest_if_sound(dst, dst_root).await? {
+                match open_manifest_if_sound(dst, landed_key).await? {
                     Some(r) => {
                         planner.previous_source = Some(r.header().source.clone());
-                        let s = until_damaged(manifest_stream(dst, dst_root, r), landed_damaged);
+                        let s = until_damaged(manifest_stream(dst, landed_key, r), landed_damaged);
                         planner.landed = Sorted::new(s, by_key);
                     }
                     None => planner.previous_differs = true,

@@ -44,6 +44,8 @@ pub(crate) struct Run<'a> {
     stop: CancellationToken,
     /// What the trees beside the destination hold, read when the first object could use it.
     dedup: tokio::sync::OnceCell<DedupIndex>,
+    /// Where the manifest this run trusts and writes is: the tree's, or its shard's.
+    manifest_key: String,
 }
 
 /// What the copy step ended with.
@@ -95,13 +97,16 @@ impl<'a> Run<'a> {
         let journal = if options.dry_run {
             None
         } else {
-            let identity = format!(
+            let mut identity = format!(
                 "{}\n{}\n{}\n{}",
                 src.config().location(),
                 ends.src_root(),
                 dst.config().location(),
                 ends.dst_root()
             );
+            if let Some(shard) = options.shard {
+                identity.push_str(&format!("\nshard {shard}"));
+            }
             let header = JournalHeader {
                 dst_remote: dst.name().to_string(),
                 dst_location: dst.config().location(),
@@ -127,6 +132,10 @@ impl<'a> Run<'a> {
             stop: cancel.child_token(),
             cancel,
             dedup: tokio::sync::OnceCell::new(),
+            manifest_key: match options.shard {
+                Some(shard) => shard.manifest_key(ends.dst_root()),
+                None => crate::remote::join_key(ends.dst_root(), super::MANIFEST_KEY),
+            },
         })
     }
 
@@ -159,7 +168,13 @@ impl<'a> Run<'a> {
     /// Step 2: plans, copies and commits every object of `listing`.
     pub async fn execute(&self, listing: Listing) -> Result<Executed, TransferError> {
         let Listing { objects, skipped } = listing;
-        let planner = Planner::open(self.src, self.dst, self.ends, self.journal.as_deref()).await?;
+        let planner = Planner::open(
+            (self.src, self.dst),
+            self.ends,
+            self.journal.as_deref(),
+            &self.manifest_key,
+        )
+        .await?;
         let mut planned = Box::pin(futures::stream::unfold(
             Some((objects, planner)),
             |state| async move {
@@ -386,6 +401,11 @@ impl<'a> Run<'a> {
             durability,
             found: false,
         })
+    }
+
+    /// Where the manifest this run writes goes (the tree's, or its shard's).
+    pub fn manifest_key(&self) -> &str {
+        &self.manifest_key
     }
 
     fn journal_landed(&self, entry: &ManifestEntry) -> Result<(), TransferError> {

@@ -1,0 +1,165 @@
+//! `--shard K/N` splits one transfer between processes (or Kubernetes pods): each copies its share, with its own
+//! journal, and `--shards N --finish` merges their manifests once every one completed. Here three shards run as
+//! processes on one machine, one is killed mid-way and run again, and the merged tree is checked byte for byte.
+
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+fn run(config: &Path, state: &Path, args: &[&str]) -> std::process::Output {
+    mbx_with(config, state, &[&["--json", "transfer"], args].concat())
+}
+
+#[test]
+fn three_shards_one_killed_and_run_again_make_the_whole_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let mut tree = Tree::new();
+    for i in 0..30 {
+        tree.insert(
+            format!("binlogs/insert_log/1/2/{i}/0/1"),
+            bytes(i, 2000 + i as usize * 50),
+        );
+    }
+    for i in 0..12 {
+        tree.insert(
+            format!("binlogs/insert_log/1/2/big{i}/0/1"),
+            bytes(100 + i, 12 << 20),
+        );
+    }
+    for (k, v) in &tree {
+        let p = root.join("src/tree").join(k);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    }
+    std::fs::create_dir_all(root.join("dst")).unwrap();
+    let config = root.join("remotes.toml");
+    let remote = |n: &str| {
+        format!(
+            "[remotes.{n}]\ntype = \"fs\"\nroot = \"{}\"\n",
+            root.join(n).display()
+        )
+    };
+    std::fs::write(&config, [remote("src"), remote("dst")].concat()).unwrap();
+    let state = |k: u32| root.join(format!("state{k}"));
+    let (src, dst) = ("src:tree", "dst:copy");
+
+    let mut copied = 0;
+    for k in [0, 2] {
+        let out = run(
+            &config,
+            &state(k),
+            &[src, dst, "--shard", &format!("{k}/3")],
+        );
+        assert_exit(&out, 0);
+        let s = summary(&out);
+        copied += s["copied"].as_u64().unwrap();
+        assert!(
+            root.join(format!("dst/copy/.mbx/shards/3/{k}.json"))
+                .exists(),
+            "{s}"
+        );
+    }
+    assert!(
+        copied > 0 && copied < tree.len() as u64,
+        "two shards copied a share: {copied}"
+    );
+    assert!(
+        !root.join("dst/copy/.mbx/manifest.json").exists(),
+        "no tree manifest before --finish"
+    );
+    let finish = |extra: &[&str]| {
+        run(
+            &config,
+            &state(9),
+            &[&[src, dst, "--shards", "3", "--finish"], extra].concat(),
+        )
+    };
+    let out = finish(&[]);
+    assert_exit(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("shards 1 of 3"),
+        "{out:?}"
+    );
+
+    // Shard 1, slowed down, is killed once a part of a large object has landed.
+    let mut child = spawn_mbx_with(
+        &config,
+        &state(1),
+        &[
+            "--json",
+            "transfer",
+            src,
+            dst,
+            "--shard",
+            "1/3",
+            "--bwlimit",
+            "8MiB",
+        ],
+    );
+    assert!(
+        wait_for_a_landed_part(&mut child, &state(1)),
+        "shard 1 ended before a part landed"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_exit(&finish(&[]), 1);
+    let out = run(&config, &state(1), &[src, dst, "--shard", "1/3"]);
+    assert_exit(&out, 0);
+    let s = summary(&out);
+    assert!(
+        s["resumed_bytes"].as_u64().unwrap() > 0 || s["skipped"].as_u64().unwrap() > 0,
+        "{s}"
+    );
+
+    let out = finish(&["--verify"]);
+    assert_exit(&out, 0);
+    let s = summary(&out);
+    assert_eq!(s["verify"]["checked"], tree.len() as u64, "{s}");
+    assert_eq!(
+        s["verify"]["mismatches"].as_array().map(Vec::len),
+        Some(0),
+        "{s}"
+    );
+    assert!(
+        !root.join("dst/copy/.mbx/shards/3/1.json").exists(),
+        "shard manifests are removed"
+    );
+    for (k, v) in &tree {
+        assert_eq!(
+            &std::fs::read(root.join("dst/copy").join(k)).unwrap(),
+            v,
+            "{k}"
+        );
+    }
+    assert_exit(&mbx_with(&config, &state(9), &["verify", dst]), 0);
+    // A plain run of the whole transfer now has nothing to copy.
+    let s = summary(&run(&config, &state(9), &[src, dst]));
+    assert_eq!(s["copied"], 0, "{s}");
+}
+
+#[test]
+fn shard_arguments_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("remotes.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[remotes.l]\ntype = \"fs\"\nroot = \"{}\"\n",
+            dir.path().display()
+        ),
+    )
+    .unwrap();
+    for args in [
+        &["l:a", "l:b", "--shard", "3/3"][..],
+        &["l:a", "l:b", "--shard", "x"],
+        &["l:a", "l:b", "--shards", "3"],
+        &["l:a", "l:b", "--finish"],
+        &["l:a", "l:b", "--shard", "0/2", "--finish", "--shards", "2"],
+    ] {
+        let out = run(&config, &dir.path().join("state"), args);
+        assert_exit(&out, 2);
+    }
+}
