@@ -83,7 +83,6 @@ option() { sed -n "s/^$2 = \"\(.*\)\"$/\1/p" "$WORK/$1.toml"; }
   if $S3; then cat "$WORK/a.toml" "$WORK/b.toml"; fi
 } > "$WORK/remotes.toml"
 {
-  printf '[data]\ntype = local\n'
   if $S3; then
     for x in a b; do
       printf '[%s]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = %s\nsecret_access_key = %s\n' \
@@ -130,9 +129,9 @@ timed() { # timed PAIR TOOL WHAT cmd...: runs it, appends seconds and peak RSS
 for round in $(seq 1 "$ROUNDS"); do
   for pair in ${PAIRS//,/ }; do
     case $pair in
-      fs-fs) mbx_src=data: mbx_dst=fsdst:copy/ rc_src=data: rc_dst="$WORK/fsdst/copy" kind=fs ;;
+      fs-fs) mbx_src=data: mbx_dst=fsdst:copy/ rc_src=$DATA rc_dst="$WORK/fsdst/copy" kind=fs ;;
       # rclone's S3 paths end in `/`: without it rclone first HEADs the path as an object (see transfer.sh).
-      fs-s3) mbx_src=data: mbx_dst=b:copy/ rc_src=data: rc_dst="b:$BUCKET_B/copy/" kind=s3 ;;
+      fs-s3) mbx_src=data: mbx_dst=b:copy/ rc_src=$DATA rc_dst="b:$BUCKET_B/copy/" kind=s3 ;;
       s3-s3) mbx_src=a:tree/ mbx_dst=b:copy/ rc_src="a:$BUCKET_A/tree/" rc_dst="b:$BUCKET_B/copy/" kind=s3 ;;
     esac
     empty $kind

@@ -352,27 +352,27 @@ pub(crate) fn encode_query(value: &str) -> String {
     encode(value, false)
 }
 
+/// Everything but RFC 3986's unreserved characters, as SigV4 and OpenDAL encode.
+const NOT_UNRESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
 fn encode(s: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~')
-            || (keep_slash && b == b'/')
-        {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+    if keep_slash {
+        s.split('/')
+            .map(|part| percent_encoding::utf8_percent_encode(part, NOT_UNRESERVED).to_string())
+            .collect::<Vec<_>>()
+            .join("/")
+    } else {
+        percent_encoding::utf8_percent_encode(s, NOT_UNRESERVED).to_string()
     }
-    out
 }
 
 /// Escapes text for an XML element.
 pub(crate) fn xml_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    quick_xml::escape::escape(s).into_owned()
 }
 
 /// A new id for an upload that the service does not name itself (Azure, `fs`): 16 hex digits, unique
@@ -423,18 +423,14 @@ impl reqsign_core::HttpSend for ReqwestSend {
 
 /// The `<Code>` and `<Message>` of an S3 or Azure XML error body, for error messages.
 pub(crate) fn error_code(body: &[u8]) -> (String, String) {
-    let text = String::from_utf8_lossy(body);
-    let field = |tag: &str| {
-        let open = format!("<{tag}>");
-        let close = format!("</{tag}>");
-        text.find(&open)
-            .and_then(|i| {
-                let rest = &text[i + open.len()..];
-                rest.find(&close).map(|j| rest[..j].to_string())
-            })
-            .unwrap_or_default()
-    };
-    (field("Code"), field("Message"))
+    #[derive(serde::Deserialize, Default)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct ServiceError {
+        code: String,
+        message: String,
+    }
+    let parsed: ServiceError = quick_xml::de::from_reader(body).unwrap_or_default();
+    (parsed.code, parsed.message)
 }
 
 #[cfg(test)]
@@ -451,6 +447,11 @@ mod tests {
     fn reads_error_codes() {
         let (c, m) = error_code(b"<Error><Code>NoSuchUpload</Code><Message>gone</Message></Error>");
         assert_eq!((c.as_str(), m.as_str()), ("NoSuchUpload", "gone"));
+        let azure = b"\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code>\
+            <Message>The specified blob does not exist.\nRequestId:1</Message></Error>";
+        assert_eq!(error_code(azure).0, "BlobNotFound");
+        assert_eq!(error_code(b"not xml"), (String::new(), String::new()));
+        assert_eq!(xml_escape("a<b&\"c"), "a&lt;b&amp;&quot;c");
     }
 
     #[test]
