@@ -140,7 +140,12 @@ pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Ex
         pause_gc: !args.no_gc_pause && strategy != milvus::Strategy::MetaOnly,
         rbac: args.rbac,
         flush_timeout: args.flush_timeout,
-        transfer: args.tuning.options()?,
+        // A binlog an earlier backup beside this one already holds (same key, size and source ETag) is copied
+        // from that backup, on the backup store's side, not read again from Milvus's storage.
+        transfer: mbx::transfer::TransferOptions {
+            dedup: true,
+            ..args.tuning.options()?
+        },
     };
     let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
     let summary = match outcome(

@@ -87,6 +87,11 @@ pub struct CreateSummary {
     pub bytes: u64,
     /// Binlogs copied in this run (fewer than all when resuming).
     pub copied: u64,
+    /// Of those, the binlogs an earlier backup beside this one already held (same key, size and source
+    /// version), copied from it on the backup store's side instead of read from Milvus's storage.
+    pub found: u64,
+    /// Their bytes.
+    pub found_bytes: u64,
     /// Seconds.
     pub seconds: f64,
 }
@@ -319,6 +324,8 @@ async fn back_up(
         objects: manifest.objects.len() as u64,
         bytes,
         copied: summary.copied,
+        found: summary.found,
+        found_bytes: summary.found_bytes,
         seconds: job.started.elapsed().as_secs_f64(),
     })
 }

@@ -200,7 +200,10 @@ impl Copier {
         obj: &PlannedObject,
         found: &super::dedup::Found,
     ) -> Option<(ManifestEntry, Durability)> {
-        let expected = obj.expected_blake3.clone()?;
+        let expected = found.blake3.clone();
+        if obj.expected_blake3.as_ref().is_some_and(|e| *e != expected) {
+            return None;
+        }
         if self.cancel.is_cancelled() || !super::dedup::still_vouched(&self.dst, found).await {
             return None;
         }

@@ -13,6 +13,8 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt;
 
+use super::journal::{key_id, text_id};
+use super::listing::SourceObject;
 use super::manifest::ManifestReader;
 use crate::remote::{Remote, join_key};
 
@@ -29,16 +31,30 @@ pub(crate) struct Found {
     pub key: String,
     /// Its size.
     pub size: u64,
+    /// Its BLAKE3 (hex), as its manifest says.
+    pub blake3: String,
     /// Its tree's manifest was written then (seconds since the epoch): an object modified later is not used.
     pub vouched_until: i64,
 }
 
-/// What the trees beside a destination tree hold, by BLAKE3.
+/// What the trees beside a destination tree hold: by BLAKE3, and by key and source version.
 #[derive(Default)]
 pub(crate) struct DedupIndex {
     by_hash: HashMap<[u8; 32], (u32, Box<str>, u64)>,
+    /// (key id, tree, what its manifest says), sorted by key id, newest tree first for one key: for sources
+    /// without a manifest, an object of the same key copied from the same source version.
+    by_version: Vec<(u128, u32, Version)>,
     /// Per tree: its root and when its manifest was written.
     trees: Vec<(String, i64)>,
+}
+
+/// What a manifest says an object is and was copied from (hashes of the source's ETag and time, 0 for none).
+#[derive(Clone, Copy)]
+struct Version {
+    size: u64,
+    blake3: [u8; 32],
+    etag: u64,
+    mtime: u64,
 }
 
 impl DedupIndex {
@@ -91,6 +107,7 @@ impl DedupIndex {
                     }
                 };
                 if index.by_hash.len() >= MAX_OBJECTS {
+                    index.seal();
                     return index;
                 }
                 let Ok(hash) = blake3::Hash::from_hex(&entry.blake3) else {
@@ -99,6 +116,13 @@ impl DedupIndex {
                 if entry.size == 0 || entry.key.ends_with('/') {
                     continue;
                 }
+                let version = Version {
+                    size: entry.size,
+                    blake3: *hash.as_bytes(),
+                    etag: text_id(entry.src_etag.as_deref()),
+                    mtime: text_id(entry.src_mtime.as_deref()),
+                };
+                index.by_version.push((key_id(&entry.key), tree, version));
                 index.by_hash.entry(*hash.as_bytes()).or_insert((
                     tree,
                     entry.key.into_boxed_str(),
@@ -106,7 +130,41 @@ impl DedupIndex {
                 ));
             }
         }
+        index.seal();
         index
+    }
+
+    /// Sorts the by-version list by key, keeping for each key the newest tree's entry (trees are read newest
+    /// first, and the sort is stable).
+    fn seal(&mut self) {
+        self.by_version.sort_by_key(|v| v.0);
+        self.by_version.dedup_by_key(|v| v.0);
+        self.by_version.shrink_to_fit();
+    }
+
+    /// For a source without a manifest: the object of the same key in a tree beside, copied from this very
+    /// version of the source (the same size, and the same ETag where both have one, else the same time).
+    pub fn find_same_version(&self, obj: &SourceObject) -> Option<Found> {
+        let id = key_id(&obj.rel);
+        let i = self.by_version.binary_search_by_key(&id, |v| v.0).ok()?;
+        let (_, tree, v) = self.by_version[i];
+        let (etag, mtime) = (text_id(obj.etag.as_deref()), text_id(obj.mtime.as_deref()));
+        let same = v.size == obj.size
+            && if v.etag != 0 && etag != 0 {
+                v.etag == etag
+            } else {
+                v.mtime != 0 && v.mtime == mtime
+            };
+        if !same || obj.size == 0 {
+            return None;
+        }
+        let (root, created) = self.trees.get(tree as usize)?;
+        Some(Found {
+            key: join_key(root, &obj.rel),
+            size: obj.size,
+            blake3: blake3::Hash::from_bytes(v.blake3).to_hex().to_string(),
+            vouched_until: *created,
+        })
     }
 
     /// An object at the destination whose manifest says it holds `blake3` (hex) and is `size` bytes.
@@ -120,6 +178,7 @@ impl DedupIndex {
         Some(Found {
             key: join_key(root, rel),
             size,
+            blake3: blake3.to_string(),
             vouched_until: *created,
         })
     }
@@ -162,6 +221,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_source_without_a_manifest_matches_by_key_and_source_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = crate::remote::local_for_tests("d", dir.path());
+        std::fs::create_dir_all(dir.path().join("backup/day1/seg")).unwrap();
+        std::fs::write(dir.path().join("backup/day1/seg/1"), b"binlog").unwrap();
+        let e = ManifestEntry {
+            src_etag: Some("etag-1".into()),
+            ..entry("seg/1", b"binlog")
+        };
+        write_manifest(
+            &dst,
+            "backup/day1/",
+            &Manifest::new("milvus".into(), vec![e]),
+        )
+        .await
+        .unwrap();
+        let index = DedupIndex::beside(&dst, "backup/day2/").await;
+        let obj = |etag: &str, size: u64| SourceObject {
+            rel: "seg/1".into(),
+            key: "files/seg/1".into(),
+            size,
+            etag: Some(etag.into()),
+            ..SourceObject::default()
+        };
+        let found = index.find_same_version(&obj("etag-1", 6)).unwrap();
+        assert_eq!(found.key, "backup/day1/seg/1");
+        assert_eq!(found.blake3, blake3::hash(b"binlog").to_hex().as_str());
+        assert!(
+            index.find_same_version(&obj("etag-2", 6)).is_none(),
+            "another version"
+        );
+        assert!(
+            index.find_same_version(&obj("etag-1", 7)).is_none(),
+            "another size"
+        );
+        let other_key = SourceObject {
+            rel: "seg/2".into(),
+            ..obj("etag-1", 6)
+        };
+        assert!(index.find_same_version(&other_key).is_none());
+    }
+
+    #[tokio::test]
     async fn indexes_the_trees_beside_and_trusts_only_unchanged_objects() {
         let dir = tempfile::tempdir().unwrap();
         let dst = crate::remote::local_for_tests("d", dir.path());
@@ -193,6 +295,18 @@ mod tests {
             ..found.clone()
         };
         assert!(!still_vouched(&dst, &later).await);
+        // Without a source manifest: the same key, copied from the same source version.
+        let obj = |etag: &str| SourceObject {
+            rel: "b".into(),
+            key: "src/b".into(),
+            size: 3,
+            etag: Some(etag.into()),
+            ..SourceObject::default()
+        };
+        assert!(
+            index.find_same_version(&obj("e1")).is_none(),
+            "day1 recorded no source version"
+        );
         std::fs::write(dir.path().join("backup/day1/a"), b"short").unwrap();
         assert!(!still_vouched(&dst, &found).await);
     }

@@ -166,7 +166,7 @@ impl LandedSet {
 }
 
 /// The map key of an object's key (128 bits of its BLAKE3: no two keys of a tree share one in practice).
-fn key_id(key: &str) -> u128 {
+pub(super) fn key_id(key: &str) -> u128 {
     let h = blake3::hash(key.as_bytes());
     let mut id = [0u8; 16];
     id.copy_from_slice(&h.as_bytes()[..16]);
@@ -174,7 +174,7 @@ fn key_id(key: &str) -> u128 {
 }
 
 /// A nonzero 64-bit hash of a source ETag or time.
-fn text_id(text: Option<&str>) -> u64 {
+pub(super) fn text_id(text: Option<&str>) -> u64 {
     let Some(text) = text else { return 0 };
     let h = blake3::hash(text.as_bytes());
     let mut id = [0u8; 8];

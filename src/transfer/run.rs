@@ -378,14 +378,17 @@ impl<'a> Run<'a> {
     /// Copies one object: from an object the destination already holds with the same content, when there is
     /// one, else from the source.
     async fn copy(&self, copier: &Copier, p: &PlannedObject) -> Result<Settled, CopyError> {
-        if let (true, Some(blake3), Endpoints::Tree { dst_root, .. }) =
-            (self.options.dedup, &p.expected_blake3, self.ends)
-        {
+        if let (true, Endpoints::Tree { dst_root, .. }) = (self.options.dedup, self.ends) {
             let index = self
                 .dedup
                 .get_or_init(|| DedupIndex::beside(self.dst, dst_root))
                 .await;
-            if let Some(found) = index.find(blake3, p.src.size)
+            // By content when the source's manifest gives it; else by key and source version.
+            let found = match &p.expected_blake3 {
+                Some(blake3) => index.find(blake3, p.src.size),
+                None => index.find_same_version(&p.src),
+            };
+            if let Some(found) = found
                 && let Some((entry, durability)) = copier.copy_found(p, &found).await
             {
                 return Ok(Settled::Copied {
