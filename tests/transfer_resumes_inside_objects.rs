@@ -327,16 +327,19 @@ async fn a_slow_or_lost_completion_still_lands() {
             &config,
             state.path(),
             &format!("local:{root}/b"),
-            &format!("slowend:{root}/{case}"),
+            // A folder of its own: beside the other case's copy, the objects would be copied from it
+            // (incremental transfer) and no upload would be completed.
+            &format!("slowend:{root}/{case}/t"),
         );
         assert_eq!(u(&s["copied"]), 2, "{case}: {s}");
+        assert_eq!(u(&s["found"]), 0, "{case}: {s}");
         let stats = proxy.stats();
         assert!(
             u(&stats["faults"]["stall"]) >= 2,
             "{case}: the completions were not held: {stats}"
         );
         assert_same_tree(
-            &read_tree(&remote("s3b"), &format!("{root}/{case}")).await,
+            &read_tree(&remote("s3b"), &format!("{root}/{case}/t")).await,
             &tree,
         );
         assert_eq!(journals_left(state.path()), 0, "{case}");

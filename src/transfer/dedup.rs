@@ -21,6 +21,10 @@ use crate::remote::{Remote, join_key};
 /// Sibling trees read into the index, newest first: a daily backup shares most with the days just before it.
 const TREES: usize = 4;
 
+/// Folders beside the destination whose manifest is looked for at most (one read each): a destination at the
+/// top of a bucket full of other trees costs a bounded number of requests.
+const FOLDERS: usize = 64;
+
 /// Objects indexed at most (about 150 bytes each): beyond, the older trees are left out.
 const MAX_OBJECTS: usize = 1 << 20;
 
@@ -74,7 +78,14 @@ impl DedupIndex {
             return index;
         };
         let mut trees = Vec::new();
+        // Names that sort last first: backups named by date or sequence are the newest.
+        let mut entries = entries;
+        entries.sort_by(|a, b| b.path().cmp(a.path()));
+        let mut probed = 0;
         for entry in entries {
+            if probed >= FOLDERS {
+                break;
+            }
             let path = entry.path();
             if !path.ends_with('/') || path == parent || path.trim_end_matches('/') == own {
                 continue;
@@ -82,6 +93,7 @@ impl DedupIndex {
             if path[parent.len()..].starts_with('.') {
                 continue;
             }
+            probed += 1;
             match ManifestReader::open(dst, path).await {
                 Ok(Some(reader)) => {
                     let created = chrono::DateTime::parse_from_rfc3339(&reader.header().created)
