@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use futures::TryStreamExt;
 
-use super::journal::{key_id, text_id};
+use super::journal::{key_id, same_version, text_id};
 use super::listing::SourceObject;
 use super::manifest::ManifestReader;
 use crate::remote::{Remote, join_key};
@@ -160,14 +160,7 @@ impl DedupIndex {
         let id = key_id(&obj.rel);
         let i = self.by_version.binary_search_by_key(&id, |v| v.0).ok()?;
         let (_, tree, v) = self.by_version[i];
-        let (etag, mtime) = (text_id(obj.etag.as_deref()), text_id(obj.mtime.as_deref()));
-        let same = v.size == obj.size
-            && if v.etag != 0 && etag != 0 {
-                v.etag == etag
-            } else {
-                v.mtime != 0 && v.mtime == mtime
-            };
-        if !same || obj.size == 0 {
+        if !same_version(obj, v.size, v.etag, v.mtime) || obj.size == 0 {
             return None;
         }
         let (root, created) = self.trees.get(tree as usize)?;

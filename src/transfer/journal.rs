@@ -173,6 +173,18 @@ pub(super) fn key_id(key: &str) -> u128 {
     u128::from_le_bytes(id)
 }
 
+/// Whether `obj` is the source version recorded as `size` and the hashes `etag` and `mtime` ([`text_id`]): the
+/// same size, and the same ETag where both have one, else the same modification time.
+pub(super) fn same_version(obj: &SourceObject, size: u64, etag: u64, mtime: u64) -> bool {
+    let (now_etag, now_mtime) = (text_id(obj.etag.as_deref()), text_id(obj.mtime.as_deref()));
+    size == obj.size
+        && if etag != 0 && now_etag != 0 {
+            etag == now_etag
+        } else {
+            mtime != 0 && mtime == now_mtime
+        }
+}
+
 /// A nonzero 64-bit hash of a source ETag or time.
 pub(super) fn text_id(text: Option<&str>) -> u64 {
     let Some(text) = text else { return 0 };
@@ -295,14 +307,7 @@ impl Journal {
     pub fn landed(&self, obj: &SourceObject) -> Option<ManifestEntry> {
         let state = self.lock_state().ok()?;
         let d = state.done.get(key_id(&obj.rel))?;
-        let (etag, mtime) = (text_id(obj.etag.as_deref()), text_id(obj.mtime.as_deref()));
-        let same = d.size == obj.size
-            && if d.etag != 0 && etag != 0 {
-                d.etag == etag
-            } else {
-                d.mtime != 0 && d.mtime == mtime
-            };
-        same.then(|| ManifestEntry {
+        same_version(obj, d.size, d.etag, d.mtime).then(|| ManifestEntry {
             key: obj.rel.clone(),
             size: d.size,
             blake3: blake3::Hash::from_bytes(d.blake3).to_hex().to_string(),

@@ -371,7 +371,8 @@ static SPILLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(
 /// dropped), and uploaded to its tree once every object is there: a tree never has a manifest that vouches for
 /// objects that did not land.
 pub(crate) struct ManifestWriter {
-    header: ManifestHeader,
+    /// Where the tree comes from; the rest of the header is made when the manifest is finished.
+    source: String,
     path: PathBuf,
     file: std::io::BufWriter<std::fs::File>,
     count: u64,
@@ -397,7 +398,7 @@ impl ManifestWriter {
             .mode(0o600)
             .open(&path)?;
         Ok(ManifestWriter {
-            header: ManifestHeader::new(source),
+            source,
             path,
             file: std::io::BufWriter::with_capacity(256 << 10, file),
             count: 0,
@@ -427,9 +428,9 @@ impl ManifestWriter {
         Ok(())
     }
 
-    /// The header the manifest will carry (its time is set when it is finished).
-    pub fn header(&self) -> &ManifestHeader {
-        &self.header
+    /// Where the tree comes from.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     /// Ends the list and returns the finished spill file, dated now: every object it lists is there, and a
@@ -438,7 +439,7 @@ impl ManifestWriter {
         self.file.write_all(b"\n]}\n")?;
         self.file.flush()?;
         let path = std::mem::take(&mut self.path);
-        let header = ManifestHeader::new(std::mem::take(&mut self.header.source));
+        let header = ManifestHeader::new(std::mem::take(&mut self.source));
         Ok(SpilledManifest { path, header })
     }
 }

@@ -319,9 +319,6 @@ impl<'a> Run<'a> {
                         }
                     }
                 }
-                _ = self.stop.cancelled(), if planning && !room && in_flight.is_empty() => {
-                    planning = false;
-                }
                 else => break,
             }
             if !commit.is_syncing() {
@@ -342,7 +339,7 @@ impl<'a> Run<'a> {
         let landed = match (complete, manifest) {
             (false, _) => None,
             (true, Some(writer)) => {
-                let replaces = previous.filter(|p| *p != *writer.header().source);
+                let replaces = previous.filter(|p| p != writer.source());
                 Some(Landed::Tree {
                     manifest: writer.finish().map_err(|e| self.journal_error(e))?,
                     changed,

@@ -22,6 +22,7 @@ pub(super) struct FsUploads {
     name: String,
     root: PathBuf,
     limit: Option<Arc<BandwidthLimit>>,
+    files: LocalFiles,
 }
 
 /// Where OpenDAL writes a small object before renaming it into place (mbx's default `atomic_write_dir`).
@@ -32,39 +33,27 @@ const TMP_DIR: &str = ".mbx/tmp";
 #[derive(Clone)]
 pub struct LocalFiles {
     root: Arc<PathBuf>,
+    /// `.mbx/tmp/` was made (or found) once: the next objects skip the check.
+    tmp_ready: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl LocalFiles {
+    fn new(root: &Path) -> LocalFiles {
+        LocalFiles {
+            root: Arc::new(root.to_path_buf()),
+            tmp_ready: Arc::default(),
+        }
+    }
+
     /// Writes `data` as `key` under the root: to a temporary file in `.mbx/tmp/`, renamed into place, so the
     /// object never appears half-written. Not flushed. Blocking: call it on a blocking thread.
     pub fn write(&self, key: &str, data: &[u8]) -> std::io::Result<()> {
-        crate::remote::check_key(RemoteKind::Fs, key)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        let tmp_dir = self.root.join(TMP_DIR);
-        let tmp = tmp_dir.join(super::http::new_upload_token());
-        let written = std::fs::write(&tmp, data).or_else(|e| {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(e);
-            }
-            std::fs::create_dir_all(&tmp_dir)?;
-            std::fs::write(&tmp, data)
-        });
-        written?;
-        let target = self.root.join(key);
-        let placed = std::fs::rename(&tmp, &target).or_else(|e| {
-            let Some(parent) = target
-                .parent()
-                .filter(|_| e.kind() == std::io::ErrorKind::NotFound)
-            else {
-                return Err(e);
-            };
-            std::fs::create_dir_all(parent)?;
-            std::fs::rename(&tmp, &target)
-        });
-        if placed.is_err() {
+        let tmp = self.temporary(key)?;
+        if let Err(e) = std::fs::write(&tmp, data) {
             let _ = std::fs::remove_file(&tmp);
+            return Err(e);
         }
-        placed
+        self.place(&tmp, key)
     }
 
     /// Copies the local file `from` to `key` under the root, hashing it on the way, and lands it only if its
@@ -76,11 +65,7 @@ impl LocalFiles {
         expected: blake3::Hash,
     ) -> std::io::Result<bool> {
         use std::io::{Read, Write};
-        crate::remote::check_key(RemoteKind::Fs, key)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        let tmp_dir = self.root.join(TMP_DIR);
-        std::fs::create_dir_all(&tmp_dir)?;
-        let tmp = tmp_dir.join(super::http::new_upload_token());
+        let tmp = self.temporary(key)?;
         let copied = (|| {
             let mut input = std::fs::File::open(from)?;
             let mut output = std::fs::File::create(&tmp)?;
@@ -94,20 +79,47 @@ impl LocalFiles {
                 hasher.update(&buf[..n]);
                 output.write_all(&buf[..n])?;
             }
-            if hasher.finalize() != expected {
-                return Ok(false);
-            }
-            let target = self.root.join(key);
-            if let Some(parent) = target.parent() {
-                std::fs::create_dir_all(parent)?;
-            }
-            std::fs::rename(&tmp, &target)?;
-            Ok(true)
+            Ok(hasher.finalize() == expected)
         })();
         if !matches!(copied, Ok(true)) {
             let _ = std::fs::remove_file(&tmp);
+            return copied;
         }
-        copied
+        self.place(&tmp, key).map(|()| true)
+    }
+
+    /// A new temporary file's path in `.mbx/tmp/` (the folder made on first use) for writing `key`, once the key
+    /// is checked to stay inside the root.
+    fn temporary(&self, key: &str) -> std::io::Result<PathBuf> {
+        crate::remote::check_key(RemoteKind::Fs, key)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let tmp_dir = self.root.join(TMP_DIR);
+        if !self.tmp_ready.load(std::sync::atomic::Ordering::Relaxed) {
+            std::fs::create_dir_all(&tmp_dir)?;
+            self.tmp_ready
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(tmp_dir.join(super::http::new_upload_token()))
+    }
+
+    /// Renames the temporary file `tmp` into place as `key`, making its folder when missing; on failure the
+    /// temporary file is removed.
+    fn place(&self, tmp: &Path, key: &str) -> std::io::Result<()> {
+        let target = self.root.join(key);
+        let placed = std::fs::rename(tmp, &target).or_else(|e| {
+            let Some(parent) = target
+                .parent()
+                .filter(|_| e.kind() == std::io::ErrorKind::NotFound)
+            else {
+                return Err(e);
+            };
+            std::fs::create_dir_all(parent)?;
+            std::fs::rename(tmp, &target)
+        });
+        if placed.is_err() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        placed
     }
 
     /// Flushes the file system that holds the root (`syncfs`): every object written before the call is on
@@ -126,9 +138,7 @@ impl LocalFiles {
 impl FsUploads {
     /// Direct writes to the root, for small objects.
     pub(super) fn local_files(&self) -> LocalFiles {
-        LocalFiles {
-            root: Arc::new(self.root.clone()),
-        }
+        self.files.clone()
     }
 
     pub(super) fn new(
@@ -144,6 +154,7 @@ impl FsUploads {
             name: config.name.clone(),
             root: PathBuf::from(root),
             limit,
+            files: LocalFiles::new(Path::new(root)),
         })
     }
 
@@ -408,6 +419,7 @@ mod tests {
             name: "t".into(),
             root: root.to_path_buf(),
             limit: None,
+            files: LocalFiles::new(root),
         }
     }
 
