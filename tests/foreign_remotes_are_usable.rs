@@ -11,6 +11,10 @@ use std::process::{Command, Output};
 use support::*;
 
 fn mbx_foreign(dir: &Path, args: &[&str], off: bool) -> Output {
+    foreign_command(dir, args, off).output().expect("run mbx")
+}
+
+fn foreign_command(dir: &Path, args: &[&str], off: bool) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_mbx"));
     cmd.arg("--config")
         .arg(remotes_file())
@@ -24,7 +28,7 @@ fn mbx_foreign(dir: &Path, args: &[&str], off: bool) -> Output {
     if off {
         cmd.env("MBX_NO_FOREIGN_REMOTES", "1");
     }
-    cmd.output().expect("run mbx")
+    cmd
 }
 
 fn text(out: &Output) -> String {
@@ -136,6 +140,53 @@ async fn rclone_and_mc_remotes_work_by_name() {
     );
     assert_exit(&out, 0);
     assert!(!String::from_utf8_lossy(&out.stdout).trim().is_empty());
+
+    // A transfer into rclone's remote, killed after a part landed: `mbx cleanup` finds that remote again from
+    // the journal (the bucket came from the path) and aborts the upload.
+    let big = bytes(77, 24 << 20);
+    remote("local")
+        .op()
+        .write(&format!("{p}/big/x.bin"), big)
+        .await
+        .unwrap();
+    let mut child = foreign_command(
+        dir.path(),
+        &[
+            "transfer",
+            &format!("local:{p}/big"),
+            &format!("rc:{bucket}/{p}/big-out"),
+            "--part-size",
+            "8MiB",
+            "--bwlimit",
+            "4MiB",
+        ],
+        false,
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("spawn mbx");
+    let landed = wait_for_a_landed_part(&mut child, &dir.path().join("state"));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(landed, "the transfer ended before a part landed");
+    let out = mbx_foreign(
+        dir.path(),
+        &["--json", "cleanup", "--older-than", "0s"],
+        false,
+    );
+    assert_exit(&out, 0);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("cleanup JSON");
+    assert_eq!(
+        report["journals_removed"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+    let uploads = report["uploads"].as_array().cloned().unwrap_or_default();
+    assert!(
+        uploads.len() == 1 && uploads[0]["outcome"] == "aborted" && uploads[0]["remote"] == "rc",
+        "{report}"
+    );
 
     // No bucket: said how to write one. Turned off: the names are unknown.
     let out = mbx_foreign(dir.path(), &["ls", "rc:"], false);

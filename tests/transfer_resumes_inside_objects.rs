@@ -198,9 +198,16 @@ async fn kill_loop_resends_only_parts_in_flight() {
     ];
     let mut rng = rand::rngs::StdRng::seed_from_u64(11);
     let mut kills = 0u64;
-    for _ in 0..10 {
+    for i in 0..10 {
         let child = spawn_with(&config, state.path(), &args);
-        if !kill9_after(child, Duration::from_millis(rng.random_range(1000..2500))) {
+        // The first kill waits for a landed part, so that a loaded machine (the other tests of this file run
+        // beside it) cannot make every run die before it sends anything; the others fall anywhere.
+        let killed = if i == 0 {
+            kill9_after_a_part_landed(child, state.path())
+        } else {
+            kill9_after(child, Duration::from_millis(rng.random_range(1000..2500)))
+        };
+        if !killed {
             break;
         }
         kills += 1;
@@ -559,4 +566,67 @@ async fn a_server_that_lists_parts_without_etags_starts_the_object_again() {
         &tree,
     );
     assert_eq!(journals_left(state.path()), 0);
+}
+
+/// An object over the remote's single-copy limit (`max_server_copy`, lowered here from S3's 5 GiB to 16 MiB)
+/// is copied in parts on the server (UploadPartCopy): no byte of it crosses the link, the copy is journaled
+/// part by part, and a run killed after a part landed is resumed from those parts. Objects under the limit
+/// are one CopyObject each.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_copy_over_the_single_copy_limit_is_made_in_parts_on_the_server() {
+    if skip_without_servers() {
+        return;
+    }
+    let proxy = FaultProxy::start(&remote_option("moto", "endpoint"));
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "max_server_copy = \"16MiB\"";
+    let config = remotes_file_with(dir.path(), &through_proxy(&proxy, "moto", "near", extra));
+    let state = tempfile::tempdir().unwrap();
+    let root = unique("partcopy");
+    let tree = large_tree(&[40 * MIB + 77, 10 * MIB], 2);
+    put_tree(&remote("moto"), &format!("{root}/b"), &tree).await;
+    // The fourth part's answer is held back: the first run cannot finish before it is killed.
+    proxy.configure(json!({
+        "stall_rate": 1.0, "stall_seconds": 60, "stall_at_response": true,
+        "only_methods": ["PUT"], "path_contains": "partNumber=4&",
+    }));
+    let (from, to) = (format!("near:{root}/b"), format!("near:{root}/out"));
+    let args = ["--json", "transfer", &from, &to, "--part-size", "8MiB"];
+    let child = spawn_with(&config, state.path(), &args);
+    assert!(
+        kill9_after_a_part_landed(child, state.path()),
+        "finished before a part landed"
+    );
+    proxy.configure(json!({}));
+    let s = transfer_verified(&config, state.path(), &from, &to);
+    assert!(
+        u(&s["resumed_bytes"]) >= PART,
+        "the copy did not resume from the parts that landed: {s}"
+    );
+    assert_eq!(u(&s["sent_bytes"]), 0, "{s}");
+    assert_same_tree(
+        &read_tree(&remote("moto"), &format!("{root}/out")).await,
+        &tree,
+    );
+    // What was sent is the manifest: a few hundred bytes, not an object.
+    let stats = proxy.stats();
+    assert!(
+        stats["upstream_body_bytes"]["PUT"].as_u64().unwrap_or(0) < 64 << 10,
+        "bytes of a server-side copy crossed the link: {stats}"
+    );
+    let big = remote("moto")
+        .op()
+        .stat(&format!("{root}/out/binlogs/0/big"))
+        .await
+        .unwrap();
+    assert!(
+        big.etag().is_some_and(|e| e.contains("-6")),
+        "the 40 MiB object was not made of six parts: {:?}",
+        big.etag()
+    );
+    assert_eq!(journals_left(state.path()), 0, "journal left after success");
+    assert!(
+        incomplete_uploads(&format!("moto:{root}/")).is_empty(),
+        "unfinished uploads left on the server"
+    );
 }

@@ -33,6 +33,7 @@ pub const MBX_KEYS: &[&str] = &[
     "bwlimit",
     "credential_lookup",
     "resumable_upload",
+    "max_server_copy",
     "milvus",
 ];
 
@@ -111,6 +112,9 @@ pub struct RemoteSettings {
     /// gcs only: upload through a resumable upload session (sequential chunks) instead of XML multipart,
     /// for servers without XML multipart (fake-gcs-server).
     pub resumable_upload: bool,
+    /// The largest object one server-side copy request copies (`max_server_copy`); `None`: the kind's
+    /// service limit (see [`RemoteConfig::single_copy_limit`]).
+    pub max_server_copy: Option<u64>,
 }
 
 impl Default for RemoteSettings {
@@ -123,6 +127,7 @@ impl Default for RemoteSettings {
             bwlimit: None,
             credential_lookup: false,
             resumable_upload: false,
+            max_server_copy: None,
         }
     }
 }
@@ -194,6 +199,25 @@ impl RemoteConfig {
     /// copy server-side when they also share bucket and credentials.
     pub fn same_store(&self, other: &RemoteConfig) -> bool {
         self.kind.scheme() == other.kind.scheme() && self.options == other.options
+    }
+
+    /// The largest object one server-side copy request copies here; a larger one is copied in parts on the
+    /// server (S3 UploadPartCopy, Azure Put Block From URL), resumably. S3's CopyObject takes at most 5 GiB;
+    /// Azure's synchronous copy at most 256 MiB (its asynchronous Copy Blob may still be running when it
+    /// answers, so it is not trusted with more). `None` on kinds whose copies have no such limit here (`fs`
+    /// copies locally; GCS rewrites on the server).
+    pub fn single_copy_limit(&self) -> Option<u64> {
+        let service = match self.kind {
+            RemoteKind::S3 | RemoteKind::Minio => 5 << 30,
+            RemoteKind::Azblob => 256 << 20,
+            RemoteKind::Fs | RemoteKind::Gcs => return None,
+        };
+        Some(
+            self.settings
+                .max_server_copy
+                .unwrap_or(service)
+                .min(service),
+        )
     }
 }
 
@@ -539,17 +563,15 @@ fn take_settings(values: &mut BTreeMap<String, Value>) -> Result<RemoteSettings,
             .ok_or_else(|| at("must be a positive whole number".into()))?;
     }
     if let Some((v, at)) = take("bwlimit") {
-        let bw = match v {
-            Value::Integer(i) => u64::try_from(i).map_err(|_| "must not be negative".to_string()),
-            Value::Text(t) => parse_size(&t),
-            other => Err(format!(
-                "must be a size such as \"10MiB\", not {}",
-                other.type_name()
-            )),
-        }
-        .map_err(&at)?;
         // 0 is no limit, as in rclone.
-        s.bwlimit = Some(bw).filter(|bw| *bw > 0);
+        s.bwlimit = Some(size(v).map_err(&at)?).filter(|bw| *bw > 0);
+    }
+    if let Some((v, at)) = take("max_server_copy") {
+        let limit = size(v).map_err(&at)?;
+        if limit < 1 << 20 {
+            return Err(at("must be at least 1MiB".into()));
+        }
+        s.max_server_copy = Some(limit);
     }
     if let Some((v, at)) = take("credential_lookup") {
         s.credential_lookup = boolean(v).map_err(at)?;
@@ -558,6 +580,18 @@ fn take_settings(values: &mut BTreeMap<String, Value>) -> Result<RemoteSettings,
         s.resumable_upload = boolean(v).map_err(at)?;
     }
     Ok(s)
+}
+
+/// A byte size: a TOML integer, or text such as "10MiB" (see [`parse_size`]).
+fn size(v: Value) -> Result<u64, String> {
+    match v {
+        Value::Integer(i) => u64::try_from(i).map_err(|_| "must not be negative".to_string()),
+        Value::Text(t) => parse_size(&t),
+        other => Err(format!(
+            "must be a size such as \"10MiB\", not {}",
+            other.type_name()
+        )),
+    }
 }
 
 /// A count: a TOML integer, or digits (from the environment).

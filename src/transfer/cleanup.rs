@@ -141,8 +141,12 @@ async fn abort_journal_uploads(
     let Some(header) = &j.header else {
         return Err("it does not name its destination (written by an older mbx)".into());
     };
-    let config = remotes
-        .get(&header.dst_remote)
+    // A remote of rclone or mc takes its bucket from the path: the journal names it.
+    let (config, _) = remotes
+        .locate(
+            &header.dst_remote,
+            header.dst_bucket.as_deref().unwrap_or_default(),
+        )
         .map_err(|e| format!("its destination: {e}"))?;
     if config.location() != header.dst_location {
         return Err(format!(
@@ -152,7 +156,7 @@ async fn abort_journal_uploads(
             header.dst_location
         ));
     }
-    let remote = Remote::open(config).map_err(|e| e.to_string())?;
+    let remote = Remote::open(&config).map_err(|e| e.to_string())?;
     let Some(uploads) = remote.uploads() else {
         return Ok(());
     };
@@ -285,6 +289,7 @@ mod tests {
                 dst_remote: remote.into(),
                 dst_location: "fs:/x".into(),
                 dst_root: root.map(str::to_string),
+                dst_bucket: None,
             }),
             unfinished: uploads
                 .iter()

@@ -204,9 +204,10 @@ impl Copier {
         if obj.expected_blake3.as_ref().is_some_and(|e| *e != expected) {
             return None;
         }
-        if self.cancel.is_cancelled() || !super::dedup::still_vouched(&self.dst, found).await {
+        if self.cancel.is_cancelled() {
             return None;
         }
+        let vouched = super::dedup::still_vouched(&self.dst, found).await?;
         let local = self.dst.uploads().and_then(|u| u.local_files());
         let durability = match (local, self.dst.local_path(&found.key)) {
             (Some(files), Some(from)) => {
@@ -229,7 +230,11 @@ impl Copier {
                 }
             }
             _ => {
-                if let Err(e) = self.dst.op().copy(&found.key, &obj.dst_key).await {
+                let known = blake3::Hash::from_hex(&expected).ok();
+                if let Err(e) = self
+                    .copy_on_server(obj, &found.key, vouched.etag(), known)
+                    .await
+                {
                     tracing::info!(
                         "copying {} from {} at the destination failed ({e}); copying it from the source",
                         obj.dst_key,
@@ -458,24 +463,15 @@ impl Copier {
     /// Same store on both sides: the service copies; mbx only reads to hash, unless the source manifest
     /// already says what the hash is.
     async fn copy_server_side(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
-        self.src
-            .op()
-            .copy(&obj.src.key, &obj.dst_key)
-            .await
-            .map_err(|e| {
-                CopyError::storage(
-                    &format!("server-side copy of '{}'", obj.src.key),
-                    &self.src,
-                    e,
-                )
-            })?;
-        self.progress.add_bytes(obj.src.size);
-        if let Some(expected) = obj
+        let known = obj
             .expected_blake3
             .as_deref()
-            .and_then(|h| blake3::Hash::from_hex(h).ok())
+            .and_then(|h| blake3::Hash::from_hex(h).ok());
+        if let Some(hash) = self
+            .copy_on_server(obj, &obj.src.key, obj.src.etag.as_deref(), known)
+            .await?
         {
-            return Ok(expected);
+            return Ok(hash);
         }
         let _mem = self
             .budget
@@ -490,6 +486,53 @@ impl Copier {
             None,
         )
         .await
+    }
+
+    /// Has the destination's server copy `from` (an object of the same store, with the ETag `if_match`
+    /// where known) to `obj`'s key: in one request up to the remote's
+    /// [`single_copy_limit`](crate::config::RemoteConfig::single_copy_limit), in parts above it, resumable
+    /// like any upload (or, where mbx's upload client cannot be used, by OpenDAL's own part copy). Returns
+    /// `known`, the hash the copy must have, for the caller to use.
+    async fn copy_on_server(
+        &self,
+        obj: &PlannedObject,
+        from: &str,
+        if_match: Option<&str>,
+        known: Option<blake3::Hash>,
+    ) -> Result<Option<blake3::Hash>, CopyError> {
+        let size = obj.src.size;
+        let over_limit = self
+            .dst
+            .config()
+            .single_copy_limit()
+            .is_some_and(|limit| size > limit);
+        let what = || format!("server-side copy of '{from}'");
+        if over_limit {
+            if let (Some(uploads), Some(journal)) = (self.dst.uploads(), &self.journal) {
+                let from = super::resume::PartsFrom::Server {
+                    key: from,
+                    if_match,
+                    known,
+                };
+                return self.upload_in_parts(obj, uploads, journal, from).await;
+            }
+            let chunk = usize::try_from(self.options.part_size_for(size)).unwrap_or(usize::MAX);
+            self.dst
+                .op()
+                .copy_with(from, &obj.dst_key)
+                .chunk(chunk)
+                .concurrent(self.options.parts_in_flight.max(1))
+                .await
+                .map_err(|e| CopyError::storage(&what(), &self.dst, e))?;
+        } else {
+            self.dst
+                .op()
+                .copy(from, &obj.dst_key)
+                .await
+                .map_err(|e| CopyError::storage(&what(), &self.dst, e))?;
+        }
+        self.progress.add_bytes(size);
+        Ok(known)
     }
 
     pub(super) fn if_match<'a>(&self, obj: &'a PlannedObject) -> Option<&'a str> {

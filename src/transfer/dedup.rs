@@ -190,24 +190,20 @@ impl DedupIndex {
 }
 
 /// Whether the destination object `found` is still what its manifest said: there, the same size, and not
-/// modified after the manifest was written (to the second, as manifests record it).
-pub(crate) async fn still_vouched(dst: &Remote, found: &Found) -> bool {
-    let Ok(meta) = dst.op().stat(&found.key).await else {
-        return false;
-    };
+/// modified after the manifest was written (to the second, as manifests record it). Its metadata if so.
+pub(crate) async fn still_vouched(dst: &Remote, found: &Found) -> Option<opendal::Metadata> {
+    let meta = dst.op().stat(&found.key).await.ok()?;
     if !meta.is_file() || meta.content_length() != found.size {
-        return false;
+        return None;
     }
-    let Some(modified) = meta.last_modified() else {
-        return false;
-    };
+    let modified = meta.last_modified()?;
     let modified: std::time::SystemTime = modified.into();
     let secs = modified
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(i64::MAX);
     // The manifest's time is truncated to the second: an object written in that same second is still before it.
-    secs <= found.vouched_until
+    (secs <= found.vouched_until).then_some(meta)
 }
 
 #[cfg(test)]
@@ -293,13 +289,13 @@ mod tests {
         assert!(index.find(&hash(b"shared"), 5).is_none(), "another size");
         let found = index.find(&hash(b"shared"), 6).unwrap();
         assert_eq!(found.key, "backup/day1/a");
-        assert!(still_vouched(&dst, &found).await);
+        assert!(still_vouched(&dst, &found).await.is_some());
         // Changed after its manifest was written: never used.
         let later = Found {
             vouched_until: found.vouched_until - 3600,
             ..found.clone()
         };
-        assert!(!still_vouched(&dst, &later).await);
+        assert!(still_vouched(&dst, &later).await.is_none());
         // Without a source manifest: the same key, copied from the same source version.
         let obj = |etag: &str| SourceObject {
             rel: "b".into(),
@@ -313,6 +309,6 @@ mod tests {
             "day1 recorded no source version"
         );
         std::fs::write(dir.path().join("backup/day1/a"), b"short").unwrap();
-        assert!(!still_vouched(&dst, &found).await);
+        assert!(still_vouched(&dst, &found).await.is_none());
     }
 }

@@ -34,6 +34,10 @@ pub struct JournalHeader {
     /// `mbx cleanup REMOTE:PREFIX` touches only the journals of transfers under `PREFIX`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dst_root: Option<String>,
+    /// The destination's bucket (or Azure container), so that `mbx cleanup` finds a remote of rclone or mc
+    /// again (those name an account; the bucket comes from the path). Absent from older journals.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dst_bucket: Option<String>,
 }
 
 /// The run that holds a journal: who to name when another run finds it locked.
@@ -610,6 +614,7 @@ mod tests {
             dst_remote: "b".into(),
             dst_location: "fs:/b".into(),
             dst_root: Some("t/".into()),
+            dst_bucket: None,
         };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         j.record(&e).unwrap();
@@ -658,6 +663,7 @@ mod tests {
             dst_remote: "b".into(),
             dst_location: "s3:x".into(),
             dst_root: Some("t/".into()),
+            dst_bucket: None,
         };
         let j = Journal::open(dir.path(), "x", h.clone()).unwrap();
         let up = |id: &str| UploadRecord {
@@ -711,6 +717,7 @@ mod tests {
             dst_remote: "b".into(),
             dst_location: "fs:/b".into(),
             dst_root: Some(String::new()),
+            dst_bucket: None,
         };
         let first = Journal::open(&state, "x", h.clone()).unwrap();
         let path = first.path().to_path_buf();

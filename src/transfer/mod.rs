@@ -209,7 +209,7 @@ pub struct Summary {
     /// Their bytes.
     pub found_bytes: u64,
     /// Bytes that crossed from the source to the destination: `copied_bytes` less `found_bytes` and
-    /// `resumed_bytes`.
+    /// `resumed_bytes`; none when both are one store (its server copies).
     pub sent_bytes: u64,
     /// Objects already at the destination.
     pub skipped: u64,

@@ -5,6 +5,9 @@
 //! others. The object's BLAKE3 is merged from the parts' chaining values (see `tree_hash`), so no landed
 //! part is ever read again. A source whose size, ETag or modification time changed since the upload began
 //! starts a new upload (the old one is aborted): two versions are never spliced.
+//!
+//! An object too large for one server-side copy request goes the same way, its parts copied by the server
+//! (see [`PartsFrom::Server`]): journaled and resumed like parts that were sent.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
@@ -38,9 +41,25 @@ impl CopyError {
     }
 }
 
+/// Where the parts of a resumable upload come from.
+#[derive(Clone, Copy)]
+pub(super) enum PartsFrom<'a> {
+    /// Read from the source by range and sent, each hashed on the way.
+    Source,
+    /// Copied by the destination's server from `key`, an object of the same store, while it still has the
+    /// ETag `if_match` (S3 UploadPartCopy, Azure Put Block From URL): no byte crosses the link and none is
+    /// hashed, so the object's hash is `known` (from a manifest) or read back by the caller.
+    Server {
+        key: &'a str,
+        if_match: Option<&'a str>,
+        known: Option<blake3::Hash>,
+    },
+}
+
 /// One object's upload in progress, as its parts see it.
 struct Upload<'a> {
     obj: &'a PlannedObject,
+    from: PartsFrom<'a>,
     uploads: &'a ResumableUploads,
     upload_id: &'a str,
     part_size: u64,
@@ -67,18 +86,51 @@ impl Copier {
         uploads: &ResumableUploads,
         journal: &Journal,
     ) -> Result<blake3::Hash, CopyError> {
+        let hash = self
+            .upload_in_parts(obj, uploads, journal, PartsFrom::Source)
+            .await?;
+        // Parts read from the source always carry their hashes.
+        hash.ok_or_else(|| CopyError {
+            message: format!("'{}': no hash was computed; run again", obj.src.key),
+            retryable: true,
+            cancelled: false,
+        })
+    }
+
+    /// Makes `obj` at the destination as an upload of parts from `from`, resumed from the journal. Returns
+    /// the object's BLAKE3 where it is known: merged from the parts' when they were read, else the one
+    /// [`PartsFrom::Server`] was given.
+    pub(super) async fn upload_in_parts(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        journal: &Journal,
+        from: PartsFrom<'_>,
+    ) -> Result<Option<blake3::Hash>, CopyError> {
         let size = obj.src.size;
         let part_size = self.options.part_size_for(size);
-        let _mem = self
-            .budget
-            .reserve(self.options.object_footprint(size))
-            .await?;
+        // Parts copied on the server never pass through memory.
+        let _mem = match from {
+            PartsFrom::Source => Some(
+                self.budget
+                    .reserve(self.options.object_footprint(size))
+                    .await?,
+            ),
+            PartsFrom::Server { .. } => None,
+        };
         let mut resumed = self
-            .resume_or_begin(obj, uploads, journal, part_size)
+            .resume_or_begin(obj, uploads, journal, part_size, from)
             .await?;
         if resumed.maybe_completed {
-            if let Some(hash) = self.already_completed(obj, part_size, &resumed).await {
-                return Ok(hash);
+            if self.holds_object_of(obj, &resumed.landed, true).await {
+                match from {
+                    PartsFrom::Source => {
+                        if let Ok(hash) = merged_hash(&resumed.landed, part_size, size) {
+                            return Ok(Some(hash));
+                        }
+                    }
+                    PartsFrom::Server { known, .. } => return Ok(known),
+                }
             }
             let _ = self
                 .abandon(obj, uploads, journal, &obj.dst_key, &resumed.upload_id)
@@ -104,6 +156,7 @@ impl Copier {
         let mut sent = 0u64;
         let upload = Upload {
             obj,
+            from,
             uploads,
             upload_id: &upload_id,
             part_size,
@@ -144,8 +197,11 @@ impl Copier {
             }
             return Err(e);
         }
-        let hash = merged_hash(&landed, part_size, size)?;
-        if let Some(expected) = &obj.expected_blake3
+        let hash = match from {
+            PartsFrom::Source => Some(merged_hash(&landed, part_size, size)?),
+            PartsFrom::Server { known, .. } => known,
+        };
+        if let (PartsFrom::Source, Some(expected), Some(hash)) = (from, &obj.expected_blake3, hash)
             && *expected != hash.to_hex().as_str()
         {
             // Never complete an upload whose content differs from what the source vouches for.
@@ -171,7 +227,7 @@ impl Copier {
             })
             .collect();
         let metadata = self
-            .user_metadata(obj, Some(hash.to_hex().to_string()))
+            .user_metadata(obj, hash.map(|h| h.to_hex().to_string()))
             .unwrap_or_default();
         let complete = || async {
             uploads
@@ -203,15 +259,20 @@ impl Copier {
     }
 
     /// Continues the journaled upload of `obj` if the server still has it and the source is the version
-    /// it began with; otherwise aborts it and starts a new one.
+    /// it began with; otherwise aborts it and starts a new one. Parts that the server copied carry no hash:
+    /// an upload from the source sends them again.
     async fn resume_or_begin(
         &self,
         obj: &PlannedObject,
         uploads: &ResumableUploads,
         journal: &Journal,
         part_size: u64,
+        from: PartsFrom<'_>,
     ) -> Result<Resumed, CopyError> {
-        if let Some(state) = journal.upload(&obj.src.rel) {
+        if let Some(mut state) = journal.upload(&obj.src.rel) {
+            if let PartsFrom::Source = from {
+                state.parts.retain(|_, p| !p.cv.is_empty());
+            }
             let u = &state.upload;
             let same_version = u.size == obj.src.size
                 && u.src_etag == obj.src.etag
@@ -347,20 +408,6 @@ impl Copier {
         })
     }
 
-    /// A journaled upload whose every part landed is gone from the server: did the interrupted run complete
-    /// it? Returns the object's hash if the destination holds the object those parts make.
-    async fn already_completed(
-        &self,
-        obj: &PlannedObject,
-        part_size: u64,
-        resumed: &Resumed,
-    ) -> Option<blake3::Hash> {
-        if !self.holds_object_of(obj, &resumed.landed, true).await {
-            return None;
-        }
-        merged_hash(&resumed.landed, part_size, obj.src.size).ok()
-    }
-
     /// Whether the destination object is the one these parts make: it has the object's size and, where the
     /// store has multipart ETags (S3), the ETag computed from the parts' own. Elsewhere (fs, Azure) only our
     /// own rename or commit makes the object, and the size is all there is to go by: `size_will_do` says
@@ -383,7 +430,8 @@ impl Copier {
         stat.content_length() == obj.src.size && etag_matches
     }
 
-    /// Reads part `number` from the source, hashes it and uploads it, retrying the upload alone.
+    /// Reads part `number` from the source, hashes it and uploads it, retrying the upload alone; or has the
+    /// server copy it (see [`PartsFrom::Server`]).
     async fn send_part(&self, upload: &Upload<'_>, number: u32) -> Result<PartRecord, CopyError> {
         let Upload {
             obj,
@@ -396,6 +444,11 @@ impl Copier {
         let priority = (upload.object_rank << 20) | u64::from(number);
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(obj.src.size - offset);
+        if let PartsFrom::Server { key, if_match, .. } = upload.from {
+            return self
+                .copy_part_on_server(upload, number, key, (offset, len), if_match)
+                .await;
+        }
         let data = self.read_range(obj, offset, len).await?;
         let size = obj.src.size;
         let hashed = data.clone();
@@ -438,6 +491,51 @@ impl Copier {
             etag: landed.etag,
             size: landed.size,
             cv: blake3::Hash::from_bytes(cv).to_hex().to_string(),
+        })
+    }
+
+    /// Part `number` (at `range` of the object) copied by the server from `from`, retried alone.
+    async fn copy_part_on_server(
+        &self,
+        upload: &Upload<'_>,
+        number: u32,
+        from: &str,
+        range: (u64, u64),
+        if_match: Option<&str>,
+    ) -> Result<PartRecord, CopyError> {
+        let Upload {
+            obj,
+            uploads,
+            upload_id,
+            ..
+        } = *upload;
+        let _slot = tokio::select! {
+            s = upload.uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        let copy = || async {
+            uploads
+                .copy_part((&obj.dst_key, upload_id, number), from, range, if_match)
+                .await
+        };
+        let landed = tokio::select! {
+            r = copy
+                .retry(self.part_backoff())
+                .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
+                .notify(|e, after| self.progress.note(&format!(
+                    "retrying part {number} of {} in {:.1}s: {e}", obj.dst_key, after.as_secs_f64()
+                ))) => r.map_err(CopyError::upload)?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        self.progress.add_bytes(range.1);
+        Ok(PartRecord {
+            key: obj.src.rel.clone(),
+            upload_id: upload_id.to_string(),
+            number,
+            etag: landed.etag,
+            size: landed.size,
+            // The bytes were never here to hash (see `PartsFrom::Server`).
+            cv: String::new(),
         })
     }
 

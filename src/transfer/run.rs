@@ -111,6 +111,9 @@ impl<'a> Run<'a> {
                 dst_remote: dst.name().to_string(),
                 dst_location: dst.config().location(),
                 dst_root: Some(ends.dst_root().to_string()),
+                dst_bucket: ["bucket", "container"]
+                    .iter()
+                    .find_map(|k| dst.config().options.get(*k).cloned()),
             };
             let journal =
                 Journal::open(&options.state_dir, &identity, header).map_err(|e| match e {
@@ -328,10 +331,15 @@ impl<'a> Run<'a> {
         summary.resumed_bytes = copier
             .resumed_bytes
             .load(std::sync::atomic::Ordering::Relaxed);
-        summary.sent_bytes = summary
-            .copied_bytes
-            .saturating_sub(summary.found_bytes)
-            .saturating_sub(summary.resumed_bytes);
+        // One store on both sides: its server made every copy, and nothing crossed a link.
+        summary.sent_bytes = if copier.server_side {
+            0
+        } else {
+            summary
+                .copied_bytes
+                .saturating_sub(summary.found_bytes)
+                .saturating_sub(summary.resumed_bytes)
+        };
         summary.interrupted |= self.cancel.is_cancelled();
         summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
         summary.skipped_links = skipped.lock().map(|s| s.len() as u64).unwrap_or(0);

@@ -29,6 +29,7 @@ pub(super) struct AzblobUploads {
     config: RemoteConfig,
     http: Http,
     signer: Signer<Credential>,
+    source_signer: Signer<Credential>,
     /// `endpoint/container`.
     base: String,
 }
@@ -64,26 +65,35 @@ impl AzblobUploads {
             .with_file_read(reqsign_file_read_tokio::TokioFileRead)
             .with_http_send(ReqwestSend(http.client.clone()))
             .with_env(OsEnv);
-        let signer = match (account, opt("account_key"), opt("sas_token")) {
+        let signer = |request_signer: RequestSigner| match (
+            &account,
+            opt("account_key"),
+            opt("sas_token"),
+        ) {
             (Some(name), Some(key), _) => Signer::new(
-                ctx,
-                StaticCredentialProvider::new_shared_key(&name, &key),
-                RequestSigner::new(),
+                ctx.clone(),
+                StaticCredentialProvider::new_shared_key(name, &key),
+                request_signer,
             ),
             (_, _, Some(sas)) => Signer::new(
-                ctx,
+                ctx.clone(),
                 StaticCredentialProvider::new_sas_token(&sas),
-                RequestSigner::new(),
+                request_signer,
             ),
-            _ if s.credential_lookup => {
-                Signer::new(ctx, DefaultCredentialProvider::new(), RequestSigner::new())
-            }
-            _ => Signer::new(ctx, EnvCredentialProvider::new(), RequestSigner::new()),
+            _ if s.credential_lookup => Signer::new(
+                ctx.clone(),
+                DefaultCredentialProvider::new(),
+                request_signer,
+            ),
+            _ => Signer::new(ctx.clone(), EnvCredentialProvider::new(), request_signer),
         };
         Ok(AzblobUploads {
             config: config.clone(),
+            signer: signer(RequestSigner::new()),
+            // A part copied on the server names its source by a URL that the service reads with a
+            // read-only SAS (Put Block From URL takes no shared-key header for the source).
+            source_signer: signer(RequestSigner::new().with_service_sas_permissions("r")),
             http,
-            signer,
             base: format!("{}/{container}", endpoint.trim_end_matches('/')),
         })
     }
@@ -164,6 +174,79 @@ impl AzblobUploads {
             etag: id,
             size,
         })
+    }
+
+    /// Put Block From URL: the service copies `range` (offset, length) of `from`, a blob of the same
+    /// container, into the block of part `number`, only while `from` still has the ETag `if_match`.
+    pub(super) async fn copy_part(
+        &self,
+        (key, upload_id, number): (&str, &str, u32),
+        from: &str,
+        range: (u64, u64),
+        if_match: Option<&str>,
+    ) -> Result<LandedPart, UploadError> {
+        let what = format!("copying part {number} of '{key}' from '{from}' on the server");
+        let id = Self::block_id(upload_id, number);
+        let url = self.url(key, &format!("comp=block&blockid={}", encode_query(&id)));
+        let headers = self.copy_part_headers(&what, from, range, if_match).await?;
+        self.call(
+            &what,
+            http::Method::PUT,
+            url,
+            &headers,
+            Buffer::new(),
+            self.http.timeout * 10,
+        )
+        .await?;
+        Ok(LandedPart {
+            number,
+            etag: id,
+            size: range.1,
+        })
+    }
+
+    async fn copy_part_headers(
+        &self,
+        what: &str,
+        from: &str,
+        (offset, len): (u64, u64),
+        if_match: Option<&str>,
+    ) -> Result<Vec<(String, String)>, UploadError> {
+        let source = format!(
+            "{}/{}",
+            self.base,
+            encode_path(&absolute_key(&self.config, from))
+        );
+        let (mut parts, ()) = http::Request::get(&source)
+            .body(())
+            .map_err(|e| UploadError::new(format!("{what}: bad source URL: {e}"), false))?
+            .into_parts();
+        // The service reads the source within the hour: one part's copy.
+        self.source_signer
+            .sign(&mut parts, Some(std::time::Duration::from_secs(3600)))
+            .await
+            .map_err(|e| {
+                UploadError::new(
+                    format!(
+                        "{what} on remote '{}': cannot sign a read-only URL for the source ({e}); server-side \
+                         copies in parts need the account key or a SAS token with read permission",
+                        self.config.name
+                    ),
+                    false,
+                )
+            })?;
+        let mut headers = vec![
+            ("x-ms-copy-source".to_string(), parts.uri.to_string()),
+            (
+                "x-ms-source-range".to_string(),
+                format!("bytes={offset}-{}", offset + len.max(1) - 1),
+            ),
+            ("content-length".to_string(), "0".to_string()),
+        ];
+        if let Some(etag) = if_match {
+            headers.push(("x-ms-source-if-match".to_string(), etag.to_string()));
+        }
+        Ok(headers)
     }
 
     pub(super) async fn landed(
@@ -263,5 +346,47 @@ impl AzblobUploads {
     /// blob is next committed. Nothing to do here.
     pub(super) async fn abort(&self, _key: &str, _upload_id: &str) -> Result<(), UploadError> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_part_copied_on_the_server_reads_its_source_through_a_read_only_sas() {
+        let text = "[remotes.z]\ntype = \"azblob\"\ncontainer = \"c\"\naccount_name = \"acct\"\n\
+                    account_key = \"a2V5a2V5a2V5a2V5\"\nendpoint = \"http://127.0.0.1:9/acct\"\nroot = \"/bk\"\n";
+        let c = crate::config::RemotesConfig::parse(
+            text,
+            crate::config::ConfigSource::Embedded,
+            &Default::default(),
+        )
+        .unwrap();
+        let u = AzblobUploads::new(c.get("z").unwrap(), None).unwrap();
+        let h: HashMap<_, _> = u
+            .copy_part_headers("copying", "d/x.bin", (4 << 20, 4 << 20), Some("\"0x8\""))
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        let source = &h["x-ms-copy-source"];
+        assert!(
+            source.starts_with("http://127.0.0.1:9/acct/c/bk/d/x.bin?"),
+            "{source}"
+        );
+        // A service SAS: read permission only, signed, with an expiry; never the account key itself.
+        assert!(
+            source.contains("sp=r&") || source.ends_with("sp=r"),
+            "{source}"
+        );
+        assert!(
+            source.contains("sig=") && source.contains("se="),
+            "{source}"
+        );
+        assert!(!source.contains("a2V5a2V5"), "{source}");
+        assert_eq!(h["x-ms-source-range"], "bytes=4194304-8388607");
+        assert_eq!(h["x-ms-source-if-match"], "\"0x8\"");
+        assert_eq!(h["content-length"], "0");
     }
 }

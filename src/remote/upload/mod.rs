@@ -213,21 +213,49 @@ impl ResumableUploads {
         }
     }
 
+    /// Part `number` copied by the server from `range` (offset, length) of `from`, an object of the same
+    /// store, while `from` still has the ETag `if_match`: no byte crosses the link. Only on kinds with a
+    /// [`RemoteConfig::single_copy_limit`] (S3 UploadPartCopy, Azure Put Block From URL).
+    pub async fn copy_part(
+        &self,
+        (key, upload_id, number): (&str, &str, u32),
+        from: &str,
+        range: (u64, u64),
+        if_match: Option<&str>,
+    ) -> Result<LandedPart, UploadError> {
+        let part = (key, upload_id, number);
+        match &*self.backend {
+            Backend::S3(b) => b.copy_part(part, from, range, if_match).await,
+            Backend::Azblob(b) => b.copy_part(part, from, range, if_match).await,
+            Backend::Fs(_) => Err(UploadError::new(
+                "a local folder copies its own files; it has no server-side part copy".into(),
+                false,
+            )),
+        }
+    }
+
     /// Makes the object out of `parts` (every part, in order), which together are `size` bytes with the
-    /// BLAKE3 `hash`. `metadata` is used where the service takes it at the end. On `fs`, where any process
-    /// can write to the partial file, its size and hash are checked before it lands.
+    /// BLAKE3 `hash` (unknown for parts the server copied). `metadata` is used where the service takes it at
+    /// the end. On `fs`, where any process can write to the partial file, its size and hash are checked
+    /// before it lands.
     pub async fn complete(
         &self,
         key: &str,
         upload_id: &str,
         parts: &[LandedPart],
-        (size, hash): (u64, blake3::Hash),
+        (size, hash): (u64, Option<blake3::Hash>),
         metadata: &HashMap<String, String>,
     ) -> Result<(), UploadError> {
         match &*self.backend {
             Backend::S3(b) => b.complete(key, upload_id, parts).await,
             Backend::Azblob(b) => b.complete(key, upload_id, parts, metadata).await,
-            Backend::Fs(b) => b.complete(key, upload_id, size, hash).await,
+            Backend::Fs(b) => match hash {
+                Some(hash) => b.complete(key, upload_id, size, hash).await,
+                None => Err(UploadError::new(
+                    format!("completing '{key}': a partial file lands only with its hash"),
+                    false,
+                )),
+            },
         }
     }
 

@@ -29,6 +29,7 @@ pub(super) struct S3Uploads {
     signer: Signer<Credential>,
     /// `scheme://host[:port]` plus `/bucket` for path-style addressing.
     base: String,
+    bucket: String,
     /// Headers the remote's options put on the request that starts an upload (encryption, storage class,
     /// ACL), as OpenDAL's own writer sends them.
     at_start: Vec<(String, String)>,
@@ -117,6 +118,7 @@ impl S3Uploads {
             http,
             signer,
             base,
+            bucket,
             at_start,
             every,
         })
@@ -239,6 +241,69 @@ impl S3Uploads {
                 )
             })?;
         Ok(LandedPart { number, etag, size })
+    }
+
+    /// UploadPartCopy: the server copies `range` (offset, length) of `from`, an object of the same bucket,
+    /// into part `number`, only while `from` still has the ETag `if_match`.
+    pub(super) async fn copy_part(
+        &self,
+        (key, upload_id, number): (&str, &str, u32),
+        from: &str,
+        (offset, len): (u64, u64),
+        if_match: Option<&str>,
+    ) -> Result<LandedPart, UploadError> {
+        let what = format!("copying part {number} of '{key}' from '{from}' on the server");
+        let url = self.url(
+            key,
+            &format!("partNumber={number}&uploadId={}", encode_query(upload_id)),
+        );
+        let headers = self.copy_part_headers(from, (offset, len), if_match);
+        let answer = self
+            .call(
+                &what,
+                http::Method::PUT,
+                url,
+                &headers,
+                Buffer::new(),
+                COMPLETE_DEADLINE,
+            )
+            .await?;
+        #[derive(Deserialize)]
+        struct CopyPartResult {
+            #[serde(rename = "ETag")]
+            etag: String,
+        }
+        let parsed: CopyPartResult = quick_xml::de::from_reader(answer.body.as_ref())
+            .map_err(|e| UploadError::new(format!("{what}: unreadable answer: {e}"), true))?;
+        Ok(LandedPart {
+            number,
+            etag: parsed.etag,
+            size: len,
+        })
+    }
+
+    fn copy_part_headers(
+        &self,
+        from: &str,
+        (offset, len): (u64, u64),
+        if_match: Option<&str>,
+    ) -> Vec<(String, String)> {
+        let source = format!(
+            "/{}/{}",
+            self.bucket,
+            encode_path(&absolute_key(&self.config, from))
+        );
+        let mut headers = vec![
+            ("x-amz-copy-source".to_string(), source),
+            (
+                "x-amz-copy-source-range".to_string(),
+                format!("bytes={offset}-{}", offset + len.max(1) - 1),
+            ),
+        ];
+        if let Some(etag) = if_match {
+            headers.push(("x-amz-copy-source-if-match".to_string(), etag.to_string()));
+        }
+        headers
     }
 
     pub(super) async fn landed(&self, key: &str, upload_id: &str) -> Result<Landed, UploadError> {
@@ -459,6 +524,21 @@ mod tests {
         );
         let plain = uploads("").unwrap();
         assert!(plain.at_start.is_empty() && plain.every.is_empty());
+    }
+
+    #[test]
+    fn a_part_copied_on_the_server_names_its_source_range_and_version() {
+        let u = uploads("root = \"/backup\"\n").unwrap();
+        let h: HashMap<_, _> = u
+            .copy_part_headers("a b/x.bin", (8 << 20, 8 << 20), Some("\"e1\""))
+            .into_iter()
+            .collect();
+        assert_eq!(h["x-amz-copy-source"], "/b/backup/a%20b/x.bin");
+        assert_eq!(h["x-amz-copy-source-range"], "bytes=8388608-16777215");
+        assert_eq!(h["x-amz-copy-source-if-match"], "\"e1\"");
+        let unpinned = u.copy_part_headers("k", (0, 5), None);
+        assert_eq!(unpinned.len(), 2);
+        assert_eq!(unpinned[1].1, "bytes=0-4");
     }
 
     #[tokio::test]
