@@ -17,7 +17,7 @@ use reqsign_core::{Context, OsEnv, Signer};
 use serde::Deserialize;
 
 use super::http::{
-    Answer, BandwidthLimit, Http, ReqwestSend, encode_path, encode_query, error_code,
+    Answer, BandwidthLimit, Body, Http, ReqwestSend, encode_path, encode_query, error_code,
     retryable_status,
 };
 use super::{LandedPart, UploadError, absolute_key};
@@ -115,15 +115,16 @@ impl AzblobUploads {
         method: http::Method,
         url: String,
         headers: &[(String, String)],
-        body: Buffer,
+        body: impl Into<Body>,
         deadline: std::time::Duration,
     ) -> Result<Answer, UploadError> {
+        let body = body.into();
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
             .header("x-ms-version", API_VERSION);
-        if !body.is_empty() {
-            builder = builder.header(http::header::CONTENT_LENGTH, body.len());
+        if !body.data.is_empty() {
+            builder = builder.header(http::header::CONTENT_LENGTH, body.data.len());
         }
         for (k, v) in headers {
             builder = builder.header(k, v);
@@ -155,6 +156,7 @@ impl AzblobUploads {
         upload_id: &str,
         number: u32,
         data: Buffer,
+        turn: Option<super::Turn>,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let id = Self::block_id(upload_id, number);
@@ -165,7 +167,7 @@ impl AzblobUploads {
             http::Method::PUT,
             url,
             &[],
-            data,
+            Body { data, turn },
             self.http.io_timeout,
         )
         .await?;

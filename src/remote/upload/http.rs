@@ -94,7 +94,9 @@ impl BandwidthLimit {
     }
 }
 
-/// The right to send one part; dropping it (the part landed, failed or was cancelled) passes it on.
+/// The right to send one part. It passes on when the part's last byte is handed to the connection (see
+/// [`Body`]), or when it is dropped (the part failed or was cancelled): the next part then sends while this
+/// one waits for its answer, so the link does not idle a round trip between parts.
 pub struct Turn {
     limit: Arc<BandwidthLimit>,
     me: (u64, u64),
@@ -106,6 +108,18 @@ impl Drop for Turn {
             q.remove(&self.me);
         }
         self.limit.next.notify_waiters();
+    }
+}
+
+/// A request body, with the turn it holds under a bandwidth limit (passed on once the last byte is taken).
+pub(crate) struct Body {
+    pub data: opendal::Buffer,
+    pub turn: Option<Turn>,
+}
+
+impl From<opendal::Buffer> for Body {
+    fn from(data: opendal::Buffer) -> Body {
+        Body { data, turn: None }
     }
 }
 
@@ -155,7 +169,7 @@ impl Http {
         what: &str,
         signer: &reqsign_core::Signer<K>,
         builder: http::request::Builder,
-        body: opendal::Buffer,
+        body: Body,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
         let (mut parts, ()) = builder
@@ -182,7 +196,7 @@ impl Http {
         &self,
         what: &str,
         parts: http::request::Parts,
-        body: opendal::Buffer,
+        Body { data: body, turn }: Body,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
         let url = parts.uri.to_string();
@@ -203,7 +217,7 @@ impl Http {
             }
             req = req.body(reqwest::Body::wrap_stream(paced(
                 body,
-                self.limit.clone(),
+                (self.limit.clone(), turn),
                 Progress {
                     at: progress.clone(),
                     done: body_taken.clone(),
@@ -292,9 +306,10 @@ struct Progress {
 /// connection takes it.
 fn paced(
     body: opendal::Buffer,
-    limit: Option<Arc<BandwidthLimit>>,
+    (limit, turn): (Option<Arc<BandwidthLimit>>, Option<Turn>),
     progress: Progress,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    let turn = Arc::new(Mutex::new(turn));
     // The part's own chunks, cut to pieces: no byte is copied on its way to the connection.
     let pieces: Vec<Bytes> = Iterator::flat_map(body, |chunk| {
         (0..chunk.len())
@@ -309,6 +324,7 @@ fn paced(
         let limit = limit.clone();
         let at = at.clone();
         let done = done.clone();
+        let turn = turn.clone();
         async move {
             if let Some(l) = &limit {
                 at.store(WAITING_OUR_TURN, Ordering::Relaxed);
@@ -317,6 +333,10 @@ fn paced(
             at.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             if i == last {
                 done.store(true, Ordering::Relaxed);
+                // The whole part is on its way: the next one may start sending.
+                if let Ok(mut t) = turn.lock() {
+                    t.take();
+                }
             }
             Ok(piece)
         }

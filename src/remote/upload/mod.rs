@@ -189,7 +189,8 @@ impl ResumableUploads {
     }
 
     /// Under a bandwidth limit, waits until the part of `priority` (lower first) may be sent, one part at a
-    /// time; hold the returned turn while sending it. Without a limit, parts go at once.
+    /// time; give the returned turn to [`Self::put_part`], which passes it on once the part's last byte is
+    /// on its way. Without a limit, parts go at once.
     pub async fn turn(&self, priority: u64) -> Option<Turn> {
         match &self.limit {
             Some(l) => Some(l.turn(priority).await),
@@ -197,19 +198,19 @@ impl ResumableUploads {
         }
     }
 
-    /// Uploads one part. `offset` is where the part starts in the object.
+    /// Uploads one part. `offset` is where the part starts in the object; `turn` is the part's from
+    /// [`Self::turn`].
     pub async fn put_part(
         &self,
-        key: &str,
-        upload_id: &str,
-        number: u32,
+        (key, upload_id, number): (&str, &str, u32),
         offset: u64,
         data: Buffer,
+        turn: Option<Turn>,
     ) -> Result<LandedPart, UploadError> {
         match &*self.backend {
-            Backend::S3(b) => b.put_part(key, upload_id, number, data).await,
-            Backend::Azblob(b) => b.put_part(key, upload_id, number, data).await,
-            Backend::Fs(b) => b.put_part(upload_id, number, offset, data).await,
+            Backend::S3(b) => b.put_part(key, upload_id, number, data, turn).await,
+            Backend::Azblob(b) => b.put_part(key, upload_id, number, data, turn).await,
+            Backend::Fs(b) => b.put_part(upload_id, number, offset, data, turn).await,
         }
     }
 

@@ -14,7 +14,7 @@ use reqsign_core::{Context, OsEnv, Signer};
 use serde::Deserialize;
 
 use super::http::{
-    Answer, BandwidthLimit, Http, ReqwestSend, encode_path, encode_query, error_code,
+    Answer, BandwidthLimit, Body, Http, ReqwestSend, encode_path, encode_query, error_code,
     retryable_status, xml_escape,
 };
 use super::{IncompleteUpload, Landed, LandedPart, UploadError, absolute_key, relative_key};
@@ -139,9 +139,10 @@ impl S3Uploads {
         method: http::Method,
         url: String,
         headers: &[(String, String)],
-        body: Buffer,
+        body: impl Into<Body>,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
+        let body = body.into();
         let mut builder = http::Request::builder()
             .method(method)
             .uri(&url)
@@ -212,6 +213,7 @@ impl S3Uploads {
         upload_id: &str,
         number: u32,
         data: Buffer,
+        turn: Option<super::Turn>,
     ) -> Result<LandedPart, UploadError> {
         let size = data.len() as u64;
         let what = format!("uploading part {number} of '{key}'");
@@ -225,7 +227,7 @@ impl S3Uploads {
                 http::Method::PUT,
                 url,
                 &[],
-                data,
+                Body { data, turn },
                 self.http.io_timeout,
             )
             .await?;
