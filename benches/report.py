@@ -5,7 +5,8 @@ usage: benches/report.py RESULTS_JSONL [RESULTS_MD]
 Prints one table per dataset plus ratio lines, and writes the same text to RESULTS_MD when given.
 Each line of RESULTS_JSONL is one timed command of one round: dataset, scale, round, tool, kind (copy, read,
 verify, noop), objects, bytes (the dataset's), seconds, rss_mib, cpu_s (the command, children included),
-servers_cpu_s (both S3 servers during the command), and cores (the machine's; os.cpu_count() when absent).
+servers_cpu_s (both S3 servers during the command), and cores (the machine's; os.cpu_count() when absent);
+with a shaped link (MBX_BENCH_LINK), link_rtt_ms and link_mib_s (its round trip and cap each way).
 """
 import json
 import os
@@ -15,6 +16,7 @@ import sys
 # tool -> row label, in table order
 LABELS = {
     "mbx": "`mbx transfer` A→B (defaults)",
+    "mbx-bwlimit": "`mbx transfer --bwlimit` A→B (slow-link mode)",
     "rclone-default": "`rclone copy` A→B (defaults)",
     "rclone-tuned": "`rclone copy` A→B, tuned ¹",
     "rclone-wide": "`rclone copy` A→B, tuned wide ²",
@@ -30,6 +32,8 @@ LABELS = {
     "fs-mbx": "pipeline: `mbx transfer` folder→folder, same disk",
     "cp-r": "pipeline: `cp -r` of the same folder",
     "cp-r-sync": "pipeline: `cp -r`, then `sync -f` (flushed to disk, as mbx does)",
+    "link-up": "the link itself, up: 256 MiB to B in 8 parallel `curl` PUTs",
+    "link-down": "the link itself, down: 256 MiB from A in 8 parallel `curl` ranged GETs",
 }
 RCLONE_COPIES = ("rclone-default", "rclone-tuned", "rclone-wide")
 NOTES = """¹ `--transfers 16 --checkers 32 --s3-upload-concurrency 4 --s3-chunk-size 16M --multi-thread-streams 4`
@@ -59,6 +63,7 @@ def summary(rows):
         "srv": med([r["servers_cpu_s"] for r in rows]),
         "busy": med([(r["cpu_s"] + r["servers_cpu_s"]) / (r.get("cores") or os.cpu_count() or 1) / r["seconds"]
                      for r in rows]),
+        "cpu_per_gib": med([r["cpu_s"] / (r["bytes"] / 2**30) for r in rows]),
     }
 
 
@@ -74,17 +79,25 @@ def report(records):
         tools = {t: summary([r for r in recs if r["tool"] == t]) for t in dict.fromkeys(r["tool"] for r in recs)}
         first = recs[0]
         rounds = max(r["round"] for r in recs)
-        out.append(f"### dataset `{ds}` (scale {first['scale']:g}: {first['objects']:,} objects, "
-                   f"{first['bytes'] / 1048576:,.1f} MiB; {rounds} interleaved rounds)\n")
+        link = first.get("link_mib_s")
+        data = next((r for r in recs if not r["tool"].startswith("link-")), first)
+        shaped = f"; link {first['link_rtt_ms']} ms round trip, {link:.1f} MiB/s each way" if link else ""
+        out.append(f"### dataset `{ds}` (scale {first['scale']:g}: {data['objects']:,} objects, "
+                   f"{data['bytes'] / 1048576:,.1f} MiB; {rounds} interleaved rounds{shaped})\n")
+        extra = " % of link | copier CPU s/GiB |" if link else ""
         out.append("| tool | MiB/s min | MiB/s median | seconds (median) | peak RSS MiB | CPU s | servers CPU s "
-                   "| CPU busy |")
-        out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+                   "| CPU busy |" + extra)
+        out.append("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|" if link else ""))
         order = [t for t in LABELS if t in tools] + [t for t in tools if t not in LABELS]
         for t in order:
             s = tools[t]
             rate = ("—", "—") if s["kind"] == "noop" else (f"{s['min']:.1f}", f"{s['median']:.1f}")
+            cells = ""
+            if link:
+                share = "—" if s["kind"] == "noop" else f"{s['median'] / link:.0%}"
+                cells = f" {share} | {s['cpu_per_gib']:.2f} |"
             out.append(f"| {LABELS.get(t, t)} | {rate[0]} | {rate[1]} | {s['seconds']:.2f} | {s['rss']:.0f} | "
-                       f"{s['cpu']:.1f} | {s['srv']:.1f} | {s['busy']:.0%} |")
+                       f"{s['cpu']:.1f} | {s['srv']:.1f} | {s['busy']:.0%} |" + cells)
         out.append("")
         out.append("Ratios (medians, same run, same data):")
         m = tools.get("mbx")
@@ -110,6 +123,24 @@ def report(records):
             out.append(f"- transfer: the servers' CPU floor / mbx time = **{floor / m['seconds']:.2f}** (reading A "
                        f"and writing B alone cost the servers {min(srv_reads):.1f} + {min(srv_writes):.1f} CPU s; on "
                        f"{cores} cores no A→B copy can take less than {floor:.2f} s, even one that cost nothing)")
+        if m and link:
+            line = f"- transfer: mbx / link cap = **{m['median'] / link:.0%}**"
+            checks = [(tools[t]["median"], t) for t in ("link-up", "link-down") if t in tools]
+            if checks:
+                floor, ft = min(checks)
+                line += (f"; mbx / what the link carried with the servers behind it ({ft}, {floor:.1f} MiB/s) = "
+                         f"**{m['median'] / floor:.0%}**")
+            out.append(line)
+            if rc:
+                best, bt = max(rc)
+                if best < 0.9 * link:
+                    out.append(f"- rclone's best ({bt}) reaches {best / link:.0%} of the link: mbx / it = "
+                               f"**{fmt_ratio(m['median'] / best)}×**")
+        bw = [r for r in recs if r["tool"] == "mbx-bwlimit" and r.get("bwlimit_mib_s")]
+        if bw:
+            lim = bw[0]["bwlimit_mib_s"]
+            out.append(f"- slow-link mode: `mbx transfer --bwlimit {lim:g}MiB` / its limit = "
+                       f"**{tools['mbx-bwlimit']['median'] / lim:.0%}**")
         if m and "two-hop" in tools:
             out.append(f"- transfer: mbx / manual two hops = {fmt_ratio(m['median'] / tools['two-hop']['median'])}×")
         if "mbx-verify" in tools and "rclone-check" in tools:

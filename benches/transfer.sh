@@ -21,6 +21,12 @@
 #   MBX_BENCH_PORT_BASE  server A listens on this port, server B 10 ports higher (default 19400)
 #   MBX_BENCH_UNITS      only these units, space-separated (default: all, see UNITS below), e.g.
 #                        "fs_mbx fs_cp fs_cp_sync" for the pipeline alone
+#   MBX_BENCH_LINK       a shaped link between the copier and each server (benches/shaped-link, a tokio proxy
+#                        built here on first use): `region` (40 ms round trip, 200 Mbit/s each way),
+#                        `continent` (100 ms, 1 Gbit/s) or RTT_MS:MBIT; default none (loopback). Every tool then
+#                        reaches A and B through it (seeding and emptying go around it), the unit `link_check`
+#                        measures what the link itself carries with the servers behind it (8 parallel curl
+#                        streams each way), and the tables gain a "% of link" column.
 # Output: a markdown table per dataset plus ratio lines, on stdout and in $WORK/results.md (progress, one line per
 # timed command, on stderr); the raw figures of every round in $WORK/results.jsonl, from which
 # `benches/report.py $WORK/results.jsonl` prints the tables again. Every command's output is in $WORK/logs/.
@@ -61,11 +67,30 @@ fi
 [ -x "$MBX" ] || { echo "no mbx binary at $MBX" >&2; exit 1; }
 die() { echo "FATAL: $*" >&2; exit 1; }
 
+LINK=${MBX_BENCH_LINK:-}
+case $LINK in
+  "") ;;
+  region) RTT_MS=40 MBIT=200 ;;
+  continent) RTT_MS=100 MBIT=1000 ;;
+  *:*) RTT_MS=${LINK%%:*} MBIT=${LINK#*:} ;;
+  *) die "MBX_BENCH_LINK: region, continent or RTT_MS:MBIT, not '$LINK'" ;;
+esac
+if [ -n "$LINK" ]; then
+  [[ $RTT_MS =~ ^[0-9]+$ && $MBIT =~ ^[1-9][0-9]*$ ]] || die "MBX_BENCH_LINK: RTT_MS:MBIT, whole numbers, not '$LINK'"
+  cargo build --release --quiet --manifest-path "$ROOT/benches/shaped-link/Cargo.toml"
+  SHAPED=$ROOT/benches/shaped-link/target/release/shaped-link
+fi
+
 "$ROOT/tests/servers/stop.sh" "$WORK/servers" 2>/dev/null || true
+[ -f "$WORK/links.pids" ] && xargs -r kill < "$WORK/links.pids" 2>/dev/null || true
 mkdir -p "$WORK/datasets"
 find "$WORK" -mindepth 1 -maxdepth 1 ! -name datasets -exec rm -rf {} +
 mkdir -p "$WORK/servers" "$WORK/logs"
-trap '"$ROOT/tests/servers/stop.sh" "$WORK/servers"' EXIT
+stop_all() {
+  [ -f "$WORK/links.pids" ] && xargs -r kill < "$WORK/links.pids" 2>/dev/null
+  "$ROOT/tests/servers/stop.sh" "$WORK/servers"
+}
+trap stop_all EXIT
 # start SERVER (a|b): start that server on an empty data folder; its remote section goes to $WORK/SERVER.toml.
 start() {
   local port=$BASE; [ "$1" = b ] && port=$((BASE + 10))
@@ -74,14 +99,32 @@ start() {
 start a; start b
 # option SERVER KEY: a value from that server's remote section.
 option() { sed -n "s/^$2 = \"\(.*\)\"$/\1/p" "$WORK/$1.toml"; }
+# With a shaped link, each server gets a proxy 5 ports above it; `endpoint X` is where the tools reach server X,
+# and the remotes bench_X_direct go around the proxy (seeding, emptying).
+endpoint() { option "$1" endpoint; }
+if [ -n "$LINK" ]; then
+  for x in a b; do
+    up=$(option $x endpoint); up=${up#http://}; port=$(( ${up##*:} + 5 ))
+    "$SHAPED" --listen "127.0.0.1:$port" --upstream "$up" --rtt-ms "$RTT_MS" --mbit "$MBIT" \
+      > "$WORK/link-$x.ready" 2> "$WORK/logs/link-$x.log" &
+    echo $! >> "$WORK/links.pids"
+    for _ in $(seq 50); do grep -q ready "$WORK/link-$x.ready" && break; sleep 0.1; done
+    grep -q ready "$WORK/link-$x.ready" || die "the shaped link in front of $x did not start (log: $WORK/logs/link-$x.log)"
+    sed "s/^\[remotes.bench_$x\]/[remotes.bench_${x}_direct]/" "$WORK/$x.toml" > "$WORK/$x-direct.toml"
+    sed -i "s|^endpoint = .*|endpoint = \"http://127.0.0.1:$port\"|" "$WORK/$x.toml"
+  done
+  echo "shaped link: ${RTT_MS} ms round trip, ${MBIT} Mbit/s each way, in front of both servers" >&2
+else
+  for x in a b; do sed "s/^\[remotes.bench_$x\]/[remotes.bench_${x}_direct]/" "$WORK/$x.toml" > "$WORK/$x-direct.toml"; done
+fi
 {
-  cat "$WORK/a.toml" "$WORK/b.toml"
+  cat "$WORK/a.toml" "$WORK/b.toml" "$WORK/a-direct.toml" "$WORK/b-direct.toml"
   for d in big small mixed; do printf '[remotes.data_%s]\ntype = "fs"\nroot = "%s"\n' "$d" "$WORK/datasets/$d-$SCALE"; done
   printf '[remotes.fsdst]\ntype = "fs"\nroot = "%s"\n' "$WORK/fsdst"
 } > "$WORK/remotes.toml"
 for x in a b; do
   printf '[%s]\ntype = s3\nprovider = Other\nendpoint = %s\naccess_key_id = %s\nsecret_access_key = %s\n' \
-    "$x" "$(option $x endpoint)" "$(option $x access_key_id)" "$(option $x secret_access_key)"
+    "$x" "$(endpoint $x)" "$(option $x access_key_id)" "$(option $x secret_access_key)"
   printf 'region = %s\nforce_path_style = true\n' "$(option $x region | grep . || echo us-east-1)"
 done > "$WORK/rclone.conf"
 chmod 600 "$WORK/rclone.conf"
@@ -159,7 +202,7 @@ empty() {
     n=$(find "$root" -mindepth 1 ! -type d | wc -l)
     [ "$n" -eq 0 ] || die "$1 is not empty after clearing: $n files under $root"
   fi
-  n=$("${MBXC[@]}" ls "bench_$1:" -r | wc -l)
+  n=$("${MBXC[@]}" ls "bench_$1_direct:" -r | wc -l)
   [ "$n" -eq 0 ] || die "$1 is not empty after clearing: S3 lists $n objects in bucket mbx"
 }
 # on_b: "FILES BYTES" of the tree copied to B (mbx's .mbx/ folder left out).
@@ -213,14 +256,19 @@ run() {
   /usr/bin/time -f "%M %U %S" -o "$WORK/time.out" "$@" > "$log" 2>&1 || { tail -n 20 "$log" >&2; die "$tool failed (log: $log)"; }
   t1=$(date +%s.%N); s1=$(srv_ticks)
   read -r rss usr sys < <(tail -n 1 "$WORK/time.out")
-  python3 - "$WORK/results.jsonl" "$DS" "$SCALE" "$ROUND" "$tool" "$kind" "$COUNT" "$SIZE" "$t0" "$t1" "$rss" \
-    "$usr" "$sys" "$(((s1 - s0)))" "$TCK" <<'PY'
-import json, sys
-out, ds, scale, rnd, tool, kind, count, size, t0, t1, rss, usr, sys_, ticks, tck = sys.argv[1:]
+  python3 - "$WORK/results.jsonl" "$DS" "$SCALE" "$ROUND" "$tool" "$kind" "$COUNT" "${BYTES:-$SIZE}" "$t0" "$t1" "$rss" \
+    "$usr" "$sys" "$(((s1 - s0)))" "$TCK" "${LINK:+$RTT_MS:$MBIT}" <<'PY'
+import json, os, sys
+out, ds, scale, rnd, tool, kind, count, size, t0, t1, rss, usr, sys_, ticks, tck, link = sys.argv[1:]
 secs = float(t1) - float(t0)
 r = dict(dataset=ds, scale=float(scale), round=int(rnd), tool=tool, kind=kind, objects=int(count), bytes=int(size),
          seconds=round(secs, 3), rss_mib=round(int(rss) / 1024, 1), cpu_s=round(float(usr) + float(sys_), 2),
-         servers_cpu_s=round(int(ticks) / int(tck), 2))
+         servers_cpu_s=round(int(ticks) / int(tck), 2), cores=os.cpu_count())
+if os.environ.get("ROW_BWLIMIT_MIB"):
+    r.update(bwlimit_mib_s=float(os.environ["ROW_BWLIMIT_MIB"]))
+if link:
+    rtt, mbit = link.split(":")
+    r.update(link_rtt_ms=int(rtt), link_mib_s=round(int(mbit) * 1e6 / 8 / 1048576, 2))
 open(out, "a").write(json.dumps(r) + "\n")
 rate = f"{int(size) / 1048576 / secs:8.1f} MiB/s" if kind != "noop" else "       - MiB/s"
 print(f"  {ds} r{rnd} {tool:<22} {rate} {secs:7.2f} s  RSS {r['rss_mib']:6.0f} MiB  CPU {r['cpu_s']:6.1f} s"
@@ -238,6 +286,14 @@ unit_mbx() {
   # nothing to copy: same source, same destination, mbx's journal kept
   run mbx-rerun noop "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
   expect mbx-rerun; summary mbx-rerun 's["copied"] == 0 and s["skipped"] == COUNT'
+}
+# The slow-link mode: `--bwlimit` (MBX_BENCH_BWLIMIT MiB/s, default 16), one part sending at a time, the next one
+# starting while the last waits for its answer; on a shaped link, how close it comes to its own limit.
+unit_mbx_bwlimit() {
+  local bw=${MBX_BENCH_BWLIMIT:-16}
+  empty b; rm -rf "$MBX_STATE_DIR"
+  ROW_BWLIMIT_MIB=$bw run mbx-bwlimit copy "${MBXC[@]}" transfer bench_a:backup/my_backup bench_b:backup/ --bwlimit "${bw}MiB"
+  expect mbx-bwlimit; summary mbx-bwlimit 's["copied"] == COUNT and not s["failed"]'
 }
 unit_rclone_default() {
   empty b
@@ -315,6 +371,27 @@ unit_fs_cp_sync() {
   expect cp-r-sync "$WORK/fsdst/backup/my_backup"
   rm -rf "$WORK/fsdst"
 }
+# What the shaped link itself carries with the servers behind it: 256 MiB of random bytes sent to B in 8 parallel
+# PUTs of 32 MiB, and read from A in 8 parallel ranged GETs of 32 MiB, by curl (SigV4), through the proxies. These are the limits the copies' "% of link" are fractions of.
+unit_link_check() {
+  [ -n "$LINK" ] || die "unit link_check needs MBX_BENCH_LINK"
+  local f=$WORK/linkcheck.bin size part i ak sk ea eb
+  size=$(( 256 << 20 )); part=$(( size / 8 ))
+  [ -f "$f" ] || head -c "$size" /dev/urandom > "$f"
+  ak=$(option b access_key_id); sk=$(option b secret_access_key); eb=$(endpoint b); ea=$(endpoint a)
+  for i in $(seq 0 7); do dd if="$f" of="$WORK/linkcheck.$i" bs=1M skip=$(( i * part >> 20 )) count=$(( part >> 20 )) status=none; done
+  BYTES=$size run link-up copy bash -c 'for i in $(seq 0 7); do
+      curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --user "$1:$2" -T "$4.$i" "$3/mbx/linkcheck/$i" & done; wait' \
+    sh "$ak" "$sk" "$eb" "$WORK/linkcheck"
+  ak=$(option a access_key_id); sk=$(option a secret_access_key)
+  curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --user "$ak:$sk" -T "$f" \
+    "$(sed -n 's/^endpoint = "\(.*\)"$/\1/p' "$WORK/a-direct.toml")/mbx/linkcheck/whole" \
+    || die "link_check: cannot put the probe on A"
+  BYTES=$size run link-down read bash -c 'for i in $(seq 0 7); do
+      curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" --user "$1:$2" -r "$(( i * $5 ))-$(( (i + 1) * $5 - 1 ))" \
+        -o /dev/null "$3/mbx/linkcheck/whole" & done; wait' sh "$ak" "$sk" "$ea" "$WORK/linkcheck" "$part"
+  rm -f "$WORK"/linkcheck.[0-7]
+}
 UNITS=(mbx rclone_default rclone_tuned rclone_wide two_hop read_mbx read_rclone write_mbx write_rclone fs_mbx fs_cp
   fs_cp_sync)
 if [ -n "${MBX_BENCH_UNITS:-}" ]; then
@@ -330,7 +407,7 @@ for DS in "${DATASETS[@]}"; do
   read -r COUNT SIZE < <(count "$DATA")
   echo "dataset $DS (scale $SCALE): $COUNT objects, $((SIZE >> 20)) MiB; $ROUNDS rounds" >&2
   empty a; rm -rf "$MBX_STATE_DIR"
-  "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_a:backup/ > "$WORK/logs/$DS-seed-a.log"
+  "${MBXC[@]}" transfer "data_$DS:backup/my_backup" bench_a_direct:backup/ > "$WORK/logs/$DS-seed-a.log"
   summary seed 's["copied"] == COUNT and not s["failed"]'
   for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
     # interleaved: every tool once per round; each round starts one tool further, so no tool is always first
