@@ -71,6 +71,21 @@ struct Upload<'a> {
     reading: &'a tokio::sync::Semaphore,
 }
 
+impl Upload<'_> {
+    /// The journal's record of part `number`, landed as `landed`, with its chaining value `cv` (hex; empty
+    /// for a part the server copied).
+    fn record(&self, number: u32, landed: LandedPart, cv: String) -> PartRecord {
+        PartRecord {
+            key: self.obj.src.rel.clone(),
+            upload_id: self.upload_id.to_string(),
+            number,
+            etag: landed.etag,
+            size: landed.size,
+            cv,
+        }
+    }
+}
+
 /// Parts of one object read from the source at once. Few, and taken in part order: parts read side by side
 /// share the link and finish together, so with all of them reading at once no upload could start until the
 /// whole batch arrived, and the destination's link would idle while the source's is busy, then the other way
@@ -491,10 +506,6 @@ impl Copier {
                     retryable: false,
                     cancelled: false,
                 })?;
-        let _slot = tokio::select! {
-            s = upload.uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
-            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-        };
         let put = || {
             let data = data.clone();
             async move {
@@ -505,24 +516,38 @@ impl Copier {
                     .await
             }
         };
-        let landed = tokio::select! {
-            r = put
+        let landed = self.land_part(upload, number, put).await?;
+        self.progress.add_bytes(len);
+        let cv = blake3::Hash::from_bytes(cv).to_hex().to_string();
+        Ok(upload.record(number, landed, cv))
+    }
+
+    /// Lands part `number` by `attempt` (a request, retried while it fails in a way worth retrying),
+    /// holding one of the object's upload slots; stops when the run is cancelled.
+    async fn land_part<F, Fut>(
+        &self,
+        upload: &Upload<'_>,
+        number: u32,
+        attempt: F,
+    ) -> Result<LandedPart, CopyError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<LandedPart, UploadError>>,
+    {
+        let _slot = tokio::select! {
+            s = upload.uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
+            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+        };
+        let key = &upload.obj.dst_key;
+        tokio::select! {
+            r = attempt
                 .retry(self.part_backoff())
                 .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
                 .notify(|e, after| self.progress.note(&format!(
-                    "retrying part {number} of {} in {:.1}s: {e}", obj.dst_key, after.as_secs_f64()
-                ))) => r.map_err(CopyError::upload)?,
-            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-        };
-        self.progress.add_bytes(len);
-        Ok(PartRecord {
-            key: obj.src.rel.clone(),
-            upload_id: upload_id.to_string(),
-            number,
-            etag: landed.etag,
-            size: landed.size,
-            cv: blake3::Hash::from_bytes(cv).to_hex().to_string(),
-        })
+                    "retrying part {number} of {key} in {:.1}s: {e}", after.as_secs_f64()
+                ))) => r.map_err(CopyError::upload),
+            _ = self.cancel.cancelled() => Err(CopyError::cancelled()),
+        }
     }
 
     /// Part `number` (at `range` of the object) copied by the server from `from`, retried alone.
@@ -540,34 +565,15 @@ impl Copier {
             upload_id,
             ..
         } = *upload;
-        let _slot = tokio::select! {
-            s = upload.uploading.acquire() => s.map_err(|_| CopyError::cancelled())?,
-            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-        };
         let copy = || async {
             uploads
                 .copy_part((&obj.dst_key, upload_id, number), from, range, if_match)
                 .await
         };
-        let landed = tokio::select! {
-            r = copy
-                .retry(self.part_backoff())
-                .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
-                .notify(|e, after| self.progress.note(&format!(
-                    "retrying part {number} of {} in {:.1}s: {e}", obj.dst_key, after.as_secs_f64()
-                ))) => r.map_err(CopyError::upload)?,
-            _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-        };
+        let landed = self.land_part(upload, number, copy).await?;
         self.progress.add_bytes(range.1);
-        Ok(PartRecord {
-            key: obj.src.rel.clone(),
-            upload_id: upload_id.to_string(),
-            number,
-            etag: landed.etag,
-            size: landed.size,
-            // The bytes were never here to hash (see `PartsFrom::Server`).
-            cv: String::new(),
-        })
+        // The bytes were never here to hash (see `PartsFrom::Server`).
+        Ok(upload.record(number, landed, String::new()))
     }
 
     /// One ranged read of the source, pinned to the listed version where the store supports it.
