@@ -21,6 +21,10 @@
 #   MBX_BENCH_PORT_BASE  server A listens on this port, server B 10 ports higher (default 19400)
 #   MBX_BENCH_UNITS      only these units, space-separated (default: all, see UNITS below), e.g.
 #                        "fs_mbx fs_cp fs_cp_sync" for the pipeline alone
+#   MBX_BENCH_PIN_A, MBX_BENCH_PIN_B, MBX_BENCH_PIN_COPIER
+#                        core lists (taskset -c) for server A, server B and every timed command, so that each
+#                        has cores of its own (benches/pinned.sh sets them on a 16-core machine); default unpinned
+#   MBX_BENCH_TIME       the `time` binary that measures peak RSS and CPU (default /usr/bin/time)
 #   MBX_BENCH_LINK       a shaped link between the copier and each server (benches/shaped-link, a tokio proxy
 #                        built here on first use): `region` (40 ms round trip, 200 Mbit/s each way),
 #                        `continent` (100 ms, 1 Gbit/s) or RTT_MS:MBIT; default none (loopback). Every tool then
@@ -57,7 +61,10 @@ case $SERVER in garage | s3s-fs) ;; *) echo "MBX_BENCH_SERVER: garage or s3s-fs,
 # rclone's S3 SDK fails on this machine's AWS_CA_BUNDLE (a custom CA for HTTPS); everything here is plain HTTP.
 unset AWS_CA_BUNDLE
 command -v rclone >/dev/null || { echo "rclone missing: apt-get install rclone" >&2; exit 1; }
-[ -x /usr/bin/time ] || { echo "/usr/bin/time missing: apt-get install time" >&2; exit 1; }
+TIME=${MBX_BENCH_TIME:-/usr/bin/time}
+[ -x "$TIME" ] || { echo "$TIME missing: apt-get install time" >&2; exit 1; }
+# pin VAR: a taskset prefix for the cores in VAR, or nothing.
+pin() { if [ -n "${!1:-}" ]; then echo taskset -c "${!1}"; fi; }
 if [ -n "${MBX_BIN:-}" ]; then
   MBX=$MBX_BIN
 else
@@ -94,7 +101,8 @@ trap stop_all EXIT
 # start SERVER (a|b): start that server on an empty data folder; its remote section goes to $WORK/SERVER.toml.
 start() {
   local port=$BASE; [ "$1" = b ] && port=$((BASE + 10))
-  "$ROOT/tests/servers/$SERVER.sh" "bench_$1" "$port" "$WORK/servers/$1" mbx > "$WORK/$1.toml"
+  local cores; cores=$(pin "MBX_BENCH_PIN_${1^^}")
+  $cores "$ROOT/tests/servers/$SERVER.sh" "bench_$1" "$port" "$WORK/servers/$1" mbx > "$WORK/$1.toml"
 }
 start a; start b
 # option SERVER KEY: a value from that server's remote section.
@@ -253,7 +261,7 @@ run() {
   local log=$WORK/logs/$DS-$ROUND-$tool.log t0 t1 s0 s1 rss usr sys
   sync
   s0=$(srv_ticks); t0=$(date +%s.%N)
-  /usr/bin/time -f "%M %U %S" -o "$WORK/time.out" "$@" > "$log" 2>&1 || { tail -n 20 "$log" >&2; die "$tool failed (log: $log)"; }
+  $(pin MBX_BENCH_PIN_COPIER) "$TIME" -f "%M %U %S" -o "$WORK/time.out" "$@" > "$log" 2>&1 || { tail -n 20 "$log" >&2; die "$tool failed (log: $log)"; }
   t1=$(date +%s.%N); s1=$(srv_ticks)
   read -r rss usr sys < <(tail -n 1 "$WORK/time.out")
   python3 - "$WORK/results.jsonl" "$DS" "$SCALE" "$ROUND" "$tool" "$kind" "$COUNT" "${BYTES:-$SIZE}" "$t0" "$t1" "$rss" \
