@@ -194,8 +194,15 @@ async fn main() {
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let (u, d) = (up.carried.load(Ordering::Relaxed), down.carried.load(Ordering::Relaxed));
-                eprintln!("shaped-link: last second {:.1} MiB up, {:.1} MiB down", (u - u0) as f64 / 1048576.0, (d - d0) as f64 / 1048576.0);
+                let (u, d) = (
+                    up.carried.load(Ordering::Relaxed),
+                    down.carried.load(Ordering::Relaxed),
+                );
+                eprintln!(
+                    "shaped-link: last second {:.1} MiB up, {:.1} MiB down",
+                    (u - u0) as f64 / 1048576.0,
+                    (d - d0) as f64 / 1048576.0
+                );
                 (u0, d0) = (u, d);
             }
         });
