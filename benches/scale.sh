@@ -138,13 +138,15 @@ for round in $(seq 1 "$ROUNDS"); do
       fs-fs) mbx_src=data: mbx_dst=fsdst:copy/ rc_src=$DATA rc_dst="$WORK/fsdst/copy" kind=fs ;;
       # rclone's S3 paths end in `/`: without it rclone first HEADs the path as an object (see transfer.sh).
       fs-s3) mbx_src=data: mbx_dst=b:copy/ rc_src=$DATA rc_dst="b:$BUCKET_B/copy/" kind=s3 ;;
-      s3-s3) mbx_src=a:tree/ mbx_dst=b:copy/ rc_src="a:$BUCKET_A/tree/" rc_dst="b:$BUCKET_B/copy/" kind=s3 ;;
+      # `a:tree` into `b:copy/` lands at b:copy/tree/ (like cp -r): rclone is given that same place.
+      s3-s3) mbx_src=a:tree mbx_dst=b:copy/ rc_src="a:$BUCKET_A/tree/" rc_dst="b:$BUCKET_B/copy/tree/" kind=s3 ;;
     esac
+    mbx_tree=$mbx_dst; [ "$pair" = s3-s3 ] && mbx_tree=b:copy/tree
     empty $kind
     timed "$pair" mbx copy "${MBXC[@]}" transfer "$mbx_src" "$mbx_dst"
     [ "$(count $kind copy)" = "$N" ] || die "$pair: mbx left $(count $kind copy) objects, not $N"
     timed "$pair" mbx noop "${MBXC[@]}" transfer "$mbx_src" "$mbx_dst"
-    "${MBXC[@]}" verify "${mbx_dst}" > "$WORK/logs/$pair-verify.log" 2>&1 || die "$pair: mbx verify failed"
+    "${MBXC[@]}" verify "${mbx_tree}" > "$WORK/logs/$pair-verify.log" 2>&1 || die "$pair: mbx verify failed"
     empty $kind
     timed "$pair" rclone copy "${RC[@]}" copy --exclude '.mbx/**' "$rc_src" "$rc_dst"
     [ "$(count $kind copy)" = "$N" ] || die "$pair: rclone left $(count $kind copy) objects, not $N"
