@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::transfer::Tuning;
@@ -10,7 +9,7 @@ use super::{BadInput, Context, exit};
 use mbx::config::{BackupYaml, parse_duration};
 use mbx::milvus::{self, BackupSite, CreateOptions, MilvusError, RestoreOptions};
 use mbx::remote::Remote;
-use mbx::transfer::Progress;
+use mbx::transfer::Stage;
 
 /// Which remote (and so which Milvus) to work with.
 #[derive(clap::Args)]
@@ -147,7 +146,7 @@ pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Ex
             ..args.tuning.options()?
         },
     };
-    let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
+    let progress = ctx.progress(Stage::Copying);
     let summary = match outcome(
         milvus::create_backup(&site, options, progress.clone(), ctx.cancel.clone()).await,
     )? {
@@ -257,7 +256,7 @@ pub(crate) async fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<
         rbac: args.rbac,
         transfer: args.tuning.options()?,
     };
-    let progress = Arc::new(Progress::new(ctx.progress_mode(), "staged"));
+    let progress = ctx.progress(Stage::Staging);
     let summary = match outcome(
         milvus::restore_backup(&site, options, progress.clone(), ctx.cancel.clone()).await,
     )? {

@@ -5,6 +5,7 @@ mod check;
 mod cleanup;
 mod ls;
 mod migrate;
+mod progress;
 mod remotes;
 mod transfer;
 
@@ -16,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 use mbx::config::{ConfigError, RemotesConfig};
 use mbx::remote::{Access, Fault, Remote, RemoteError, RemotePath};
-use mbx::transfer::ProgressMode;
+use mbx::transfer::Stage;
+use progress::{Progress, ProgressMode};
 
 /// Exit codes, as in the README.
 pub(crate) mod exit {
@@ -132,15 +134,16 @@ impl Context {
         Ok((Remote::open_for(&remote, access)?, within))
     }
 
-    /// How progress is shown.
-    pub fn progress_mode(&self) -> ProgressMode {
-        if self.json {
+    /// The reporter for a command whose first stage is `stage`, drawn as `--json` and `--quiet` say.
+    pub fn progress(&self, stage: Stage) -> std::sync::Arc<Progress> {
+        let mode = if self.json {
             ProgressMode::Json
         } else if self.quiet {
             ProgressMode::Quiet
         } else {
             ProgressMode::Auto
-        }
+        };
+        std::sync::Arc::new(Progress::new(mode, stage))
     }
 }
 

@@ -1,12 +1,11 @@
 //! `mbx transfer SRC DST` and `mbx verify REMOTE:PATH`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use super::{BadInput, Context, RemotePathParser, exit};
 use mbx::config::parse_size;
 use mbx::remote::{Access, Remote, RemotePath};
-use mbx::transfer::{Progress, Summary, TransferOptions, VerifyReport, transfer, verify_tree};
+use mbx::transfer::{Stage, Summary, TransferOptions, VerifyReport, transfer, verify_tree};
 
 /// The largest power of two S3 takes as a part.
 const MAX_PART_SIZE: u64 = 4 << 30;
@@ -170,17 +169,18 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         options.links = mbx::transfer::Links::Follow;
     }
     options.shard = args.shard;
-    let progress = Arc::new(Progress::new(ctx.progress_mode(), "copied"));
+    let progress = ctx.progress(Stage::Copying);
     if let (true, Some(count)) = (args.finish, args.shards) {
         let summary = mbx::transfer::finish_shards(
             (&src, &src_path),
             (&dst, &dst_path),
             count,
             options,
-            progress,
+            progress.clone(),
             ctx.cancel.clone(),
         )
         .await?;
+        progress.finish();
         print_summary(ctx, &summary);
         return Ok(exit_code(summary.interrupted, summary.ok()));
     }
@@ -190,10 +190,11 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         &dst,
         &dst_path,
         options,
-        progress,
+        progress.clone(),
         ctx.cancel.clone(),
     )
     .await?;
+    progress.finish();
     print_summary(ctx, &summary);
     Ok(exit_code(summary.interrupted, summary.ok()))
 }
@@ -324,7 +325,7 @@ pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Ex
     let (remote, within) = ctx.open_for(&config, &args.path, Access::Read)?;
     remote.check_read_inside_root(&within.as_dir())?;
     let options = args.tuning.options()?;
-    let progress = Arc::new(Progress::new(ctx.progress_mode(), "verified"));
+    let progress = ctx.progress(Stage::Verifying);
     let report = verify_tree(
         &remote,
         &within.as_dir(),

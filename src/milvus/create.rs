@@ -12,7 +12,7 @@ use super::gc::{self, GcPause};
 use super::meta::{self, BackupInfo, CollectionBackupInfo, PartitionBackupInfo, SegmentBackupInfo};
 use super::proto::milvus as pb;
 use super::{BackupSite, MilvusError, compat, rbac, schema, storage_err};
-use crate::transfer::{self, Progress, SourceObject, TransferOptions, list_tree};
+use crate::transfer::{self, Events, Reporter, SourceObject, Stage, TransferOptions, list_tree};
 
 /// What to back up.
 #[derive(Debug, Clone)]
@@ -100,10 +100,11 @@ pub struct CreateSummary {
 pub async fn create_backup(
     site: &BackupSite,
     options: CreateOptions,
-    progress: Arc<Progress>,
+    reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<CreateSummary, MilvusError> {
     let started = Instant::now();
+    let progress = Events::new(reporter);
     let name = options
         .name
         .clone()
@@ -161,7 +162,7 @@ struct Job<'a> {
     options: &'a CreateOptions,
     name: String,
     dir: String,
-    progress: &'a Arc<Progress>,
+    progress: &'a Events,
     cancel: &'a CancellationToken,
     started: Instant,
     server: compat::MilvusVersion,
@@ -268,12 +269,13 @@ async fn back_up(
     ));
 
     let milvus_root = site.milvus.root_path.trim_matches('/');
+    progress.stage(Stage::Copying);
     let (summary, manifest) = transfer::copy_objects(
         (&site.storage, &format!("{milvus_root}/")),
         (&site.backups, &dir),
         objects,
         &options.transfer,
-        progress.clone(),
+        progress,
         cancel.clone(),
     )
     .await?;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::compat::MilvusVersion;
 use crate::config::MilvusSettings;
-use crate::transfer::Progress;
+use crate::transfer::Events;
 
 /// How long one pause lasts; renewed at half of it.
 const PAUSE: Duration = Duration::from_secs(3600);
@@ -100,7 +100,7 @@ impl GcPause {
         settings: &MilvusSettings,
         version: MilvusVersion,
         collections: &[i64],
-        progress: &Arc<Progress>,
+        progress: &Events,
     ) -> GcPause {
         if !settings.pause_gc {
             return GcPause { inner: None };
@@ -151,7 +151,7 @@ impl GcPause {
 
     /// Ends the pause (on success, error and Ctrl-C alike). A failure is a warning: the pause expires by
     /// itself within the hour.
-    pub(crate) async fn resume(self, progress: &Arc<Progress>) {
+    pub(crate) async fn resume(self, progress: &Events) {
         let Some(a) = self.inner else {
             return;
         };
@@ -171,7 +171,7 @@ impl GcPause {
 }
 
 impl Active {
-    fn spawn_renewal(&self, paths: Vec<String>, progress: Arc<Progress>) {
+    fn spawn_renewal(&self, paths: Vec<String>, progress: Events) {
         let (http, endpoint, auth) = (self.http.clone(), self.endpoint.clone(), self.auth.clone());
         let (tickets, stop) = (self.tickets.clone(), self.renew.clone());
         tokio::spawn(async move {
@@ -195,7 +195,7 @@ impl Active {
     }
 }
 
-fn warn(progress: &Arc<Progress>, endpoint: &str, why: &str) {
+fn warn(progress: &Events, endpoint: &str, why: &str) {
     progress.note(&format!(
         "warning: could not pause Milvus's garbage collection at {endpoint} ({why}); the backup goes on. If \
          it copies for longer than Milvus's dataCoord.gc.dropTolerance (3 h by default), compaction may remove \

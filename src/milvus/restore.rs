@@ -18,7 +18,7 @@ use super::meta::{self, BackupInfo, CollectionBackupInfo, ImportDirs};
 use super::proto::common::KeyValuePair;
 use super::proto::milvus as pb;
 use super::{BackupSite, MilvusError, catalog, rbac, schema, storage_err};
-use crate::transfer::{self, Progress, ProgressMode, SourceObject, TransferOptions, list_tree};
+use crate::transfer::{self, Events, Reporter, SourceObject, TransferOptions, list_tree};
 
 /// How to restore.
 #[derive(Debug, Clone, Default)]
@@ -87,10 +87,11 @@ pub struct RestoredCollection {
 pub async fn restore_backup(
     site: &BackupSite,
     options: RestoreOptions,
-    progress: Arc<Progress>,
+    reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<RestoreSummary, MilvusError> {
     let started = Instant::now();
+    let progress = Events::new(reporter);
     meta::validate_backup_name(&options.name)?;
     let dir = site.backup_dir(&options.name);
     let info = catalog::get_backup(&site.backups, &dir).await?;
@@ -192,7 +193,7 @@ struct Run<'a> {
     dir: &'a str,
     options: &'a RestoreOptions,
     journal: &'a RestoreJournal,
-    progress: &'a Arc<Progress>,
+    progress: &'a Events,
     cancel: &'a CancellationToken,
     /// The target Milvus's release.
     version: MilvusVersion,
@@ -474,7 +475,7 @@ async fn verify_backup(
     site: &BackupSite,
     dir: &str,
     options: &RestoreOptions,
-    progress: &Arc<Progress>,
+    progress: &Events,
     cancel: &CancellationToken,
 ) -> Result<(), MilvusError> {
     let manifest_key = format!("{dir}{}", transfer::MANIFEST_KEY);
@@ -488,21 +489,15 @@ async fn verify_backup(
         progress.note(&format!("no manifest at {manifest_key} (a milvus-backup backup?): checking sizes during import only"));
         return Ok(());
     }
-    let mode = if progress.is_json() {
-        ProgressMode::Json
-    } else {
-        ProgressMode::Auto
-    };
-    let verifier = Arc::new(Progress::new(mode, "verified"));
-    let report = transfer::verify_tree(
+    progress.stage(transfer::Stage::Verifying);
+    let report = transfer::verify_tree_with(
         &site.backups,
         dir,
         &options.transfer,
-        verifier.clone(),
+        progress,
         cancel.clone(),
     )
     .await?;
-    verifier.finish();
     if report.interrupted {
         return Err(MilvusError::Interrupted);
     }
@@ -1077,12 +1072,13 @@ async fn stage_binlogs(
         coll.collection_name,
         site.storage.name()
     ));
+    progress.stage(transfer::Stage::Staging);
     let (summary, manifest) = transfer::copy_objects(
         (&site.backups, dir),
         (&site.storage, &prefix),
         objects,
         &options.transfer,
-        progress.clone(),
+        progress,
         cancel.clone(),
     )
     .await?;

@@ -12,10 +12,10 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use super::TransferOptions;
+use super::events::Events;
 use super::journal::Journal;
 use super::manifest::{META_BLAKE3, META_SRC_ETAG, META_SRC_MTIME, ManifestEntry};
 use super::plan::PlannedObject;
-use super::progress::Progress;
 use crate::remote::Remote;
 
 /// Why one object failed.
@@ -101,7 +101,7 @@ pub(crate) struct Copier {
     pub dst: Remote,
     pub options: Arc<TransferOptions>,
     pub budget: MemoryBudget,
-    pub progress: Arc<Progress>,
+    pub progress: Events,
     pub cancel: CancellationToken,
     /// Source and destination are one store: copy server-side.
     pub server_side: bool,
@@ -245,7 +245,7 @@ impl Copier {
                 Durability::Durable
             }
         };
-        self.progress.add_bytes(obj.src.size);
+        self.progress.moved(&obj.src.key, obj.src.size);
         let entry = ManifestEntry {
             key: obj.src.rel.clone(),
             size: obj.src.size,
@@ -287,7 +287,7 @@ impl Copier {
         .await
         .map_err(|e| CopyError::fatal(format!("copying '{}': {e}", obj.src.key)))?;
         let hash = done.map_err(|e| e.into_copy_error(self, obj))?;
-        self.progress.add_bytes(obj.src.size);
+        self.progress.moved(&obj.src.key, obj.src.size);
         Ok(hash)
     }
 
@@ -355,7 +355,7 @@ impl Copier {
             r = write => r.map_err(|e| CopyError::storage(&format!("writing '{}'", obj.dst_key), &self.dst, e))?,
             _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
         };
-        self.progress.add_bytes(obj.src.size);
+        self.progress.moved(&obj.src.key, obj.src.size);
         Ok(hash)
     }
 
@@ -367,7 +367,7 @@ impl Copier {
             .budget
             .reserve(o.object_footprint(obj.src.size))
             .await?;
-        let bar = self.progress.object_started(&obj.src.key, obj.src.size);
+        let _in_flight = self.progress.object_started(&obj.src.key, obj.src.size);
         let mut counted = 0u64;
         let result = async {
             let mut reader = self
@@ -422,8 +422,7 @@ impl Copier {
                         _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
                     }
                     counted += n;
-                    bar.inc(n);
-                    self.progress.add_bytes(n);
+                    self.progress.moved(&obj.src.key, n);
                 }
                 check_length(obj, seen)?;
                 // The stream is many ranged reads: all of them of one version, or the upload is aborted.
@@ -455,7 +454,7 @@ impl Copier {
         }
         .await;
         if result.is_err() {
-            self.progress.sub_bytes(counted);
+            self.progress.retracted(&obj.src.key, counted);
         }
         result
     }
@@ -531,7 +530,7 @@ impl Copier {
                 .await
                 .map_err(|e| CopyError::storage(&what(), &self.dst, e))?;
         }
-        self.progress.add_bytes(size);
+        self.progress.moved(&obj.src.key, size);
         Ok(known)
     }
 
@@ -770,7 +769,7 @@ pub(crate) async fn hash_object(
     size: u64,
     options: &TransferOptions,
     cancel: &CancellationToken,
-    progress: Option<&Progress>,
+    progress: Option<&Events>,
 ) -> Result<blake3::Hash, CopyError> {
     let mut hasher = blake3::Hasher::new();
     if size == 0 {
@@ -800,7 +799,7 @@ pub(crate) async fn hash_object(
         let Some(bytes) = next else { break };
         hasher.update(&bytes);
         if let Some(p) = progress {
-            p.add_bytes(bytes.len() as u64);
+            p.moved(key, bytes.len() as u64);
         }
     }
     Ok(hasher.finalize())

@@ -211,16 +211,13 @@ fn fs_root(remote: &Remote) -> PathBuf {
     )
 }
 
-/// Says what was skipped: a warning each, or a `skipped_link` event with `--json`.
-pub(crate) fn report_skipped(progress: &super::Progress, skipped: &[SkippedLink]) {
+/// Reports each link that was skipped.
+pub(crate) fn report_skipped(events: &super::Events, skipped: &[SkippedLink]) {
     for s in skipped {
-        if progress.is_json() {
-            progress.json_event(serde_json::json!({
-                "event": "skipped_link", "key": s.rel, "reason": s.reason,
-            }));
-        } else {
-            progress.note(&format!("warning: skipped {}: {}", s.rel, s.reason));
-        }
+        events.report(super::Event::SkippedLink {
+            key: &s.rel,
+            reason: s.reason,
+        });
     }
 }
 

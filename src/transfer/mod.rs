@@ -4,11 +4,11 @@
 mod cleanup;
 mod copy;
 mod dedup;
+mod events;
 mod journal;
 mod listing;
 mod manifest;
 mod plan;
-mod progress;
 mod resume;
 mod run;
 mod shard;
@@ -18,6 +18,7 @@ mod verify;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::stream::StreamExt;
 use serde::Serialize;
@@ -30,9 +31,11 @@ use run::{Executed, Landed, Run};
 pub use shard::{MAX_SHARDS, Shard};
 
 pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, cleanup_remote};
+pub(crate) use events::Events;
+pub use events::{Event, Outcome, Reporter, Silent, Stage};
 pub use journal::default_state_dir;
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry, ManifestError};
-pub use progress::{Progress, ProgressMode};
+pub(crate) use verify::verify_tree_with;
 pub use verify::{Mismatch, VerifyReport, verify_tree};
 
 /// A transfer could not run at all (as opposed to single objects failing).
@@ -259,9 +262,12 @@ pub async fn transfer(
     dst: &Remote,
     dst_path: &RemotePath,
     options: TransferOptions,
-    progress: Arc<Progress>,
+    reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
+    let started = Instant::now();
+    let progress = Events::new(reporter);
+    progress.stage(Stage::Copying);
     let (ends, mut listing) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
     if let Some(shard) = options.shard {
         if !ends.is_tree() {
@@ -283,12 +289,10 @@ pub async fn transfer(
         landed,
     } = run.execute(listing).await?;
     let Some(landed) = landed else {
-        progress.finish();
-        summary.seconds = progress.elapsed().as_secs_f64();
+        summary.seconds = started.elapsed().as_secs_f64();
         return Ok(summary);
     };
     run.finish().await?;
-    progress.finish();
     if let Landed::Tree {
         manifest,
         changed,
@@ -312,7 +316,7 @@ pub async fn transfer(
         summary.replaced_manifest_of = replaces.clone().filter(|_| *changed);
     }
     if options.verify {
-        let verifier = Arc::new(progress.next_stage("verified"));
+        progress.stage(Stage::Verifying);
         let mut report = match &landed {
             Landed::Object(entry) => {
                 verify::verify_object(
@@ -320,20 +324,14 @@ pub async fn transfer(
                     ends.dst_root(),
                     std::slice::from_ref(entry),
                     &options,
-                    verifier.clone(),
+                    &progress,
                     cancel.clone(),
                 )
                 .await
             }
             Landed::Tree { .. } => {
-                verify_tree(
-                    dst,
-                    ends.dst_root(),
-                    &options,
-                    verifier.clone(),
-                    cancel.clone(),
-                )
-                .await?
+                verify::verify_tree_with(dst, ends.dst_root(), &options, &progress, cancel.clone())
+                    .await?
             }
         };
         if !report.mismatches.is_empty() && !report.interrupted && ends.is_tree() {
@@ -341,7 +339,7 @@ pub async fn transfer(
                 (src, dst, &ends),
                 &mut report,
                 &options,
-                (progress.clone(), verifier.clone()),
+                &progress,
                 cancel.clone(),
             )
             .await?;
@@ -353,10 +351,9 @@ pub async fn transfer(
             summary.failed.extend(again.failed);
             summary.interrupted |= again.interrupted;
         }
-        verifier.finish();
         summary.verify = Some(report);
     }
-    summary.seconds = progress.elapsed().as_secs_f64();
+    summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
 }
 
@@ -368,16 +365,18 @@ pub async fn finish_shards(
     (dst, dst_path): (&Remote, &RemotePath),
     count: u32,
     options: TransferOptions,
-    progress: Arc<Progress>,
+    reporter: Arc<dyn Reporter>,
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
+    let started = Instant::now();
+    let progress = Events::new(reporter);
     let (ends, _) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
-    let mut summary = shard::finish((src, dst), &ends, count, &options, progress.clone()).await?;
-    progress.finish();
+    let mut summary = shard::finish((src, dst), &ends, count, &options, &progress).await?;
+    summary.seconds = started.elapsed().as_secs_f64();
     if options.verify {
-        let verifier = Arc::new(progress.next_stage("verified"));
-        let report = verify_tree(dst, ends.dst_root(), &options, verifier.clone(), cancel).await?;
-        verifier.finish();
+        progress.stage(Stage::Verifying);
+        let report =
+            verify::verify_tree_with(dst, ends.dst_root(), &options, &progress, cancel).await?;
         summary.verify = Some(report);
     }
     Ok(summary)
@@ -396,7 +395,7 @@ async fn repair(
     (src, dst, ends): (&Remote, &Remote, &plan::Endpoints),
     report: &mut VerifyReport,
     options: &TransferOptions,
-    (progress, verifier): (Arc<Progress>, Arc<Progress>),
+    progress: &Events,
     cancel: CancellationToken,
 ) -> Result<Summary, TransferError> {
     let bad: HashMap<&str, &str> = report
@@ -432,23 +431,23 @@ async fn repair(
             })?;
     }
     let first: Vec<Mismatch> = std::mem::take(&mut report.mismatches);
+    progress.stage(Stage::Copying);
     let run = Run::open((src, dst), ends, options, progress.clone(), cancel.clone())?;
     let Executed { summary, landed } = run.execute(Listing::of(redo)).await?;
     let Some(Landed::Tree { manifest, .. }) = landed else {
         // Not copied again (failed or interrupted): the first verdicts stand.
         report.mismatches = first;
         report.interrupted |= summary.interrupted;
-        progress.finish();
         return Ok(summary);
     };
     run.finish().await?;
-    progress.finish();
     let copied = manifest.reader().await.map_err(|e| TransferError::Remote {
         remote: dst.name().to_string(),
         message: format!("reading back the objects copied again: {e}"),
     })?;
+    progress.stage(Stage::Verifying);
     let second =
-        verify::verify_against(dst, ends.dst_root(), copied, options, verifier, cancel).await?;
+        verify::verify_against(dst, ends.dst_root(), copied, options, progress, cancel).await?;
     let still: HashSet<&str> = second.mismatches.iter().map(|m| m.key.as_str()).collect();
     report.repaired = first
         .iter()
@@ -480,14 +479,15 @@ pub async fn write_manifest(
 /// Copies `objects` from `src` to `dst` under `dst_root` (each lands at `dst_root` + its `rel`), skipping
 /// what already landed, with a journal named after both sides. Returns the summary and, when every object
 /// is at the destination, the manifest of them all (not yet written anywhere).
-pub async fn copy_objects(
+pub(crate) async fn copy_objects(
     (src, src_root): (&Remote, &str),
     (dst, dst_root): (&Remote, &str),
     objects: Vec<SourceObject>,
     options: &TransferOptions,
-    progress: Arc<Progress>,
+    progress: &Events,
     cancel: CancellationToken,
 ) -> Result<(Summary, Option<Manifest>), TransferError> {
+    let started = Instant::now();
     let ends = plan::Endpoints::Tree {
         src_root: src_root.to_string(),
         dst_root: dst_root.to_string(),
@@ -512,14 +512,131 @@ pub async fn copy_objects(
         }
         _ => None,
     };
-    progress.finish();
-    summary.seconds = progress.elapsed().as_secs_f64();
+    summary.seconds = started.elapsed().as_secs_f64();
     Ok((summary, manifest))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+
+    /// Keeps every event, as owned text, in order.
+    #[derive(Default)]
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Reporter for Recorder {
+        fn report(&self, event: Event<'_>) {
+            let line = match event {
+                Event::Moved { bytes, .. } => format!("moved {bytes}"),
+                Event::Settled { key, outcome, .. } => format!("{key}: {outcome:?}"),
+                other => format!("{other:?}"),
+            };
+            self.0.lock().unwrap().push(line);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_transfer_reports_its_stages_objects_and_bytes_as_typed_events() {
+        let (src_dir, dst_dir, state) = (
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+            tempfile::tempdir().unwrap(),
+        );
+        std::fs::create_dir_all(src_dir.path().join("tree/sub")).unwrap();
+        std::fs::write(src_dir.path().join("tree/a"), b"alpha").unwrap();
+        std::fs::write(src_dir.path().join("tree/sub/b"), b"bravo!").unwrap();
+        let (src, dst) = (
+            crate::remote::local_for_tests("a", src_dir.path()),
+            crate::remote::local_for_tests("b", dst_dir.path()),
+        );
+        let path = |remote: &str, path: &str| RemotePath {
+            remote: remote.into(),
+            path: path.into(),
+        };
+        let options = TransferOptions {
+            verify: true,
+            state_dir: state.path().to_path_buf(),
+            ..TransferOptions::default()
+        };
+        let recorder = Arc::new(Recorder::default());
+        let summary = transfer(
+            &src,
+            &path("a", "tree"),
+            &dst,
+            &path("b", "copy"),
+            options.clone(),
+            recorder.clone(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!((summary.copied, summary.copied_bytes), (2, 11));
+        let events = recorder.0.lock().unwrap().clone();
+        let at = |line: &str| {
+            events
+                .iter()
+                .position(|e| e == line)
+                .unwrap_or_else(|| panic!("no '{line}' in {events:#?}"))
+        };
+        let copying = at("StageStarted(Copying)");
+        let verifying = at("StageStarted(Verifying)");
+        assert!(copying < verifying, "{events:#?}");
+        let copied = |key: &str, data: &[u8]| {
+            let hash = blake3::hash(data).to_hex().to_string();
+            format!("copy/{key}: Copied {{ blake3: \"{hash}\" }}")
+        };
+        let a = at(&copied("a", b"alpha"));
+        let b = at(&copied("sub/b", b"bravo!"));
+        assert!(copying < a && a < verifying && b < verifying, "{events:#?}");
+        assert!(at("a: Verified") > verifying && at("sub/b: Verified") > verifying);
+        let moved = |range: std::ops::Range<usize>| -> u64 {
+            events[range]
+                .iter()
+                .filter_map(|e| e.strip_prefix("moved ")?.parse::<u64>().ok())
+                .sum()
+        };
+        assert_eq!(moved(copying..verifying), 11, "bytes sent: {events:#?}");
+        assert_eq!(
+            moved(verifying..events.len()),
+            11,
+            "bytes read back: {events:#?}"
+        );
+        assert_eq!(
+            events.iter().filter(|e| e.starts_with("Planned")).count(),
+            4,
+            "one per object to copy, one per object to verify: {events:#?}"
+        );
+
+        // Nothing left to do: the plan says so, and no byte moves.
+        let again = Arc::new(Recorder::default());
+        let options = TransferOptions {
+            verify: false,
+            ..options
+        };
+        transfer(
+            &src,
+            &path("a", "tree"),
+            &dst,
+            &path("b", "copy"),
+            options,
+            again.clone(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        let events = again.0.lock().unwrap().clone();
+        assert!(
+            events.contains(
+                &"PlanFinished { copy: 0, copy_bytes: 0, skip: 2, skip_bytes: 11 }".to_string()
+            ),
+            "{events:#?}"
+        );
+        assert!(
+            !events.iter().any(|e| e.starts_with("moved")),
+            "{events:#?}"
+        );
+    }
 
     #[test]
     fn footprint_is_bounded_by_settings_not_object_size() {

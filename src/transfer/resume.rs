@@ -162,10 +162,9 @@ impl Copier {
             resumed = self.begin(obj, uploads, journal, part_size).await?;
         }
         let upload_id = resumed.upload_id.clone();
-        let bar = self.progress.object_started(&obj.src.key, size);
+        let _in_flight = self.progress.object_started(&obj.src.key, size);
         let resumed_bytes: u64 = resumed.landed.values().map(|p| p.size).sum();
-        bar.inc(resumed_bytes);
-        self.progress.add_bytes(resumed_bytes);
+        self.progress.moved(&obj.src.key, resumed_bytes);
         let parts_total = size.div_ceil(part_size).max(1) as u32;
         let missing: Vec<u32> = (1..=parts_total)
             .filter(|n| !resumed.landed.contains_key(n))
@@ -197,7 +196,6 @@ impl Copier {
             match result {
                 Ok(part) => {
                     journal.record_part(&part).map_err(CopyError::journal)?;
-                    bar.inc(part.size);
                     sent += part.size;
                     landed.insert(part.number, part);
                     // The object's tail needs less than its footprint: the parts left hold at most a part
@@ -224,7 +222,7 @@ impl Copier {
         }
         drop(results);
         if let Some(e) = failure {
-            self.progress.sub_bytes(sent + resumed_bytes);
+            self.progress.retracted(&obj.src.key, sent + resumed_bytes);
             if !e.retryable && !e.cancelled {
                 // The source changed or cannot be read as listed: this upload can never complete.
                 let _ = self
@@ -244,7 +242,7 @@ impl Copier {
             let _ = self
                 .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
                 .await;
-            self.progress.sub_bytes(sent + resumed_bytes);
+            self.progress.retracted(&obj.src.key, sent + resumed_bytes);
             return Err(CopyError {
                 message: format!(
                     "'{}' does not match the source manifest's blake3",
@@ -278,7 +276,7 @@ impl Copier {
             // A completion the server carried out but whose answer was lost makes every retry fail (the
             // upload is gone): the object made of exactly these parts tells that apart.
             if self.cancel.is_cancelled() || !self.holds_object_of(obj, &landed, false).await {
-                self.progress.sub_bytes(sent + resumed_bytes);
+                self.progress.retracted(&obj.src.key, sent + resumed_bytes);
                 if e.gone && !self.cancel.is_cancelled() {
                     // The upload can never complete (gone, or on `fs` a partial file that is not what the
                     // parts wrote): the object's next attempt starts a new one.
@@ -517,7 +515,7 @@ impl Copier {
             }
         };
         let landed = self.land_part(upload, number, put).await?;
-        self.progress.add_bytes(len);
+        self.progress.moved(&obj.src.key, len);
         let cv = blake3::Hash::from_bytes(cv).to_hex().to_string();
         Ok(upload.record(number, landed, cv))
     }
@@ -571,7 +569,7 @@ impl Copier {
                 .await
         };
         let landed = self.land_part(upload, number, copy).await?;
-        self.progress.add_bytes(range.1);
+        self.progress.moved(&obj.src.key, range.1);
         // The bytes were never here to hash (see `PartsFrom::Server`).
         Ok(upload.record(number, landed, String::new()))
     }

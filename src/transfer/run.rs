@@ -18,11 +18,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::copy::{Copier, CopyError, Durability, MemoryBudget};
 use super::dedup::DedupIndex;
+use super::events::{self, Event, Events};
 use super::journal::{Journal, JournalHeader, OpenError};
 use super::listing::{Listing, report_skipped};
 use super::manifest::{ManifestEntry, ManifestWriter, SpilledManifest};
 use super::plan::{Action, Endpoints, PlannedObject, Planner, vouched_by_metadata};
-use super::progress::Progress;
 use super::{Mismatch, Summary, TransferError, TransferOptions};
 use crate::remote::Remote;
 
@@ -37,7 +37,7 @@ pub(crate) struct Run<'a> {
     ends: &'a Endpoints,
     options: Arc<TransferOptions>,
     journal: Option<Arc<Journal>>,
-    progress: Arc<Progress>,
+    progress: Events,
     /// Ctrl-C.
     cancel: CancellationToken,
     /// Ctrl-C, or `--fail-fast` after a failure.
@@ -46,6 +46,8 @@ pub(crate) struct Run<'a> {
     dedup: tokio::sync::OnceCell<DedupIndex>,
     /// Where the manifest this run trusts and writes is: the tree's, or its shard's.
     manifest_key: String,
+    /// When the run took its journal: what killed runs left behind is older.
+    opened: std::time::SystemTime,
 }
 
 /// What the copy step ended with.
@@ -91,7 +93,7 @@ impl<'a> Run<'a> {
         (src, dst): (&'a Remote, &'a Remote),
         ends: &'a Endpoints,
         options: &TransferOptions,
-        progress: Arc<Progress>,
+        progress: Events,
         cancel: CancellationToken,
     ) -> Result<Run<'a>, TransferError> {
         let journal = if options.dry_run {
@@ -135,6 +137,7 @@ impl<'a> Run<'a> {
             stop: cancel.child_token(),
             cancel,
             dedup: tokio::sync::OnceCell::new(),
+            opened: std::time::SystemTime::now(),
             manifest_key: match options.shard {
                 Some(shard) => shard.manifest_key(ends.dst_root()),
                 None => crate::remote::join_key(ends.dst_root(), super::MANIFEST_KEY),
@@ -247,9 +250,8 @@ impl<'a> Run<'a> {
                             }
                             summary.copied += 1;
                             summary.copied_bytes += entry.size;
-                            self.progress.object_done(
-                                "copied", &p.dst_key, entry.size,
-                                serde_json::json!({"blake3": entry.blake3}),
+                            self.progress.settled(
+                                &p.dst_key, entry.size, events::Outcome::Copied { blake3: &entry.blake3 },
                             );
                             match durability {
                                 Durability::Durable => self.journal_landed(&entry)?,
@@ -295,10 +297,10 @@ impl<'a> Run<'a> {
                             planning = false;
                             changed |= differs || earlier.as_deref() != Some(source.as_str());
                             previous = earlier;
-                            self.progress.json_event(serde_json::json!({
-                                "event": "plan", "copy": plan_copy, "copy_bytes": plan_copy_bytes,
-                                "skip": summary.skipped, "skip_bytes": summary.skipped_bytes,
-                            }));
+                            self.progress.report(Event::PlanFinished {
+                                copy: plan_copy, copy_bytes: plan_copy_bytes,
+                                skip: summary.skipped, skip_bytes: summary.skipped_bytes,
+                            });
                             report_skipped(&self.progress, &skipped.lock().map(|s| s.clone()).unwrap_or_default());
                         }
                         Some(Ok(Planned::Object(p))) => {
@@ -317,7 +319,7 @@ impl<'a> Run<'a> {
                             }
                             plan_copy += 1;
                             plan_copy_bytes += p.src.size;
-                            self.progress.add_total(1, p.src.size);
+                            self.progress.planned(1, p.src.size);
                             in_flight.push(Box::pin(self.settle(&copier, seq, p)));
                         }
                     }
@@ -425,7 +427,7 @@ impl<'a> Run<'a> {
 
     fn failed(&self, summary: &mut Summary, key: &str, size: u64, reason: String) {
         self.progress
-            .object_done("failed", key, size, serde_json::json!({"error": reason}));
+            .settled(key, size, events::Outcome::Failed { reason: &reason });
         summary.failed.push(Mismatch {
             key: key.to_string(),
             reason,
@@ -459,10 +461,7 @@ impl<'a> Run<'a> {
         let Some(uploads) = self.dst.uploads() else {
             return;
         };
-        let started = std::time::SystemTime::now()
-            .checked_sub(self.progress.elapsed())
-            .unwrap_or(std::time::UNIX_EPOCH);
-        if let Err(e) = uploads.remove_stale_files(started).await {
+        if let Err(e) = uploads.remove_stale_files(self.opened).await {
             self.progress
                 .note(&format!("could not remove stale temporary files: {e}"));
         }

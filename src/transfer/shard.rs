@@ -9,14 +9,13 @@
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
-use std::sync::Arc;
 
 use futures::StreamExt;
 
 use super::listing::{Listing, list_stream};
 use super::manifest::{MANIFEST_KEY, ManifestEntry, ManifestReader, ManifestWriter};
 use super::plan::Endpoints;
-use super::{Progress, Summary, TransferError, TransferOptions};
+use super::{Events, Summary, TransferError, TransferOptions};
 use crate::remote::{Remote, join_key};
 
 /// Shards of one transfer at most.
@@ -99,7 +98,7 @@ pub(crate) async fn finish(
     ends: &Endpoints,
     count: u32,
     options: &TransferOptions,
-    progress: Arc<Progress>,
+    progress: &Events,
 ) -> Result<Summary, TransferError> {
     let Endpoints::Tree { src_root, dst_root } = ends else {
         return Err(TransferError::BadKey(
@@ -206,7 +205,6 @@ pub(crate) async fn finish(
         }
     }
     summary.manifest = Some(written);
-    summary.seconds = progress.elapsed().as_secs_f64();
     Ok(summary)
 }
 

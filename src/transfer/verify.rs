@@ -6,10 +6,10 @@ use futures::stream::StreamExt;
 use tokio_util::sync::CancellationToken;
 
 use super::copy::{MemoryBudget, hash_object};
+use super::events::{Events, Outcome, Reporter, Stage};
 use super::listing::{Links, list_stream};
 use super::manifest::{ManifestReader, manifest_error};
 use super::plan::Sorted;
-use super::progress::Progress;
 use super::{TransferError, TransferOptions};
 use crate::remote::Remote;
 
@@ -51,7 +51,20 @@ pub async fn verify_tree(
     remote: &Remote,
     root: &str,
     options: &TransferOptions,
-    progress: Arc<Progress>,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancellationToken,
+) -> Result<VerifyReport, TransferError> {
+    let events = Events::new(reporter);
+    events.stage(Stage::Verifying);
+    verify_tree_with(remote, root, options, &events, cancel).await
+}
+
+/// [`verify_tree`] as a stage of a longer command.
+pub(crate) async fn verify_tree_with(
+    remote: &Remote,
+    root: &str,
+    options: &TransferOptions,
+    progress: &Events,
     cancel: CancellationToken,
 ) -> Result<VerifyReport, TransferError> {
     let manifest = ManifestReader::open(remote, root).await?.ok_or_else(|| {
@@ -69,7 +82,7 @@ pub(crate) async fn verify_against(
     root: &str,
     manifest: ManifestReader,
     options: &TransferOptions,
-    progress: Arc<Progress>,
+    progress: &Events,
     cancel: CancellationToken,
 ) -> Result<VerifyReport, TransferError> {
     let manifest_key = crate::remote::join_key(root, super::MANIFEST_KEY);
@@ -104,7 +117,7 @@ pub(crate) async fn verify_against(
             let cancel = cancel.clone();
             async move {
                 let (entry, listed_size) = pair?;
-                progress.add_total(1, entry.size);
+                progress.planned(1, entry.size);
                 let key = crate::remote::join_key(root, &entry.key);
                 let reason = match listed_size {
                     // Folder markers: not every store lists them (a local folder is no object); ask directly.
@@ -153,13 +166,12 @@ pub(crate) async fn verify_against(
         report.checked += 1;
         report.bytes += entry.size;
         match reason {
-            None => progress.object_done("verified", &entry.key, entry.size, serde_json::json!({})),
+            None => progress.settled(&entry.key, entry.size, Outcome::Verified),
             Some(reason) => {
-                progress.object_done(
-                    "mismatch",
+                progress.settled(
                     &entry.key,
                     entry.size,
-                    serde_json::json!({"error": reason}),
+                    Outcome::Mismatch { reason: &reason },
                 );
                 report.mismatches.push(Mismatch {
                     key: entry.key.clone(),
@@ -179,14 +191,14 @@ pub(crate) async fn verify_object(
     key: &str,
     entries: &[super::ManifestEntry],
     options: &TransferOptions,
-    progress: Arc<Progress>,
+    progress: &Events,
     cancel: CancellationToken,
 ) -> VerifyReport {
     let mut report = VerifyReport::default();
     for entry in entries {
-        progress.set_total(1, entry.size);
+        progress.planned(1, entry.size);
         let reason =
-            match hash_object(remote, key, entry.size, options, &cancel, Some(&progress)).await {
+            match hash_object(remote, key, entry.size, options, &cancel, Some(progress)).await {
                 Ok(h) if h.to_hex().as_str() == entry.blake3 => None,
                 Ok(h) => Some(format!("blake3 {}, expected {}", h.to_hex(), entry.blake3)),
                 Err(e) if e.cancelled => {
