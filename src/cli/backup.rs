@@ -9,7 +9,6 @@ use super::{BadInput, Context, exit};
 use mbx::config::{BackupYaml, parse_duration};
 use mbx::milvus::{self, BackupSite, CreateOptions, MilvusError, RestoreOptions};
 use mbx::remote::Remote;
-use mbx::transfer::Stage;
 
 /// Which remote (and so which Milvus) to work with.
 #[derive(clap::Args)]
@@ -146,7 +145,7 @@ pub(crate) async fn create(ctx: &Context, args: CreateArgs) -> anyhow::Result<Ex
             ..args.tuning.options()?
         },
     };
-    let progress = ctx.progress(Stage::Copying);
+    let progress = ctx.progress();
     let summary = match outcome(
         milvus::create_backup(&site, options, progress.clone(), ctx.cancel.clone()).await,
     )? {
@@ -256,7 +255,7 @@ pub(crate) async fn restore(ctx: &Context, args: RestoreArgs) -> anyhow::Result<
         rbac: args.rbac,
         transfer: args.tuning.options()?,
     };
-    let progress = ctx.progress(Stage::Staging);
+    let progress = ctx.progress();
     let summary = match outcome(
         milvus::restore_backup(&site, options, progress.clone(), ctx.cancel.clone()).await,
     )? {

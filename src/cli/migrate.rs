@@ -12,7 +12,6 @@ use super::transfer::Tuning;
 use super::{BadInput, Context, exit};
 use mbx::milvus::{self, BackupSite, CreateOptions, MilvusError, RestoreOptions};
 use mbx::remote::RemotePath;
-use mbx::transfer::Stage;
 
 #[derive(clap::Args)]
 pub(crate) struct Args {
@@ -72,7 +71,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let transfer_options = args.tuning.options()?;
     let state = state_file(&transfer_options.state_dir, &args);
     let name = backup_name(&state, args.name.as_deref())?;
-    let progress = ctx.progress(Stage::Copying);
+    let progress = ctx.progress();
     let note = |step: &str| progress.note(&format!("migrate '{name}': {step}"));
 
     // 1. create on A, unless a finished backup of that name is there.

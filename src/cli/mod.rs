@@ -17,7 +17,6 @@ use tokio_util::sync::CancellationToken;
 
 use mbx::config::{ConfigError, RemotesConfig};
 use mbx::remote::{Access, Fault, Remote, RemoteError, RemotePath};
-use mbx::transfer::Stage;
 use progress::{Progress, ProgressMode};
 
 /// Exit codes, as in the README.
@@ -134,8 +133,8 @@ impl Context {
         Ok((Remote::open_for(&remote, access)?, within))
     }
 
-    /// The reporter for a command whose first stage is `stage`, drawn as `--json` and `--quiet` say.
-    pub fn progress(&self, stage: Stage) -> std::sync::Arc<Progress> {
+    /// The reporter for a command, drawn as `--json` and `--quiet` say.
+    pub fn progress(&self) -> std::sync::Arc<Progress> {
         let mode = if self.json {
             ProgressMode::Json
         } else if self.quiet {
@@ -143,7 +142,7 @@ impl Context {
         } else {
             ProgressMode::Auto
         };
-        std::sync::Arc::new(Progress::new(mode, stage))
+        std::sync::Arc::new(Progress::new(mode))
     }
 }
 

@@ -54,8 +54,8 @@ enum Mode {
 }
 
 impl Progress {
-    /// A reporter for a command whose first stage is `stage`.
-    pub fn new(mode: ProgressMode, stage: Stage) -> Progress {
+    /// A reporter; the engine names each stage as it starts ([`Event::StageStarted`]).
+    pub fn new(mode: ProgressMode) -> Progress {
         let mode = match mode {
             ProgressMode::Json => Mode::Json,
             ProgressMode::Quiet => Mode::Quiet,
@@ -74,7 +74,7 @@ impl Progress {
         Progress {
             mode,
             started: Mutex::new(Instant::now()),
-            stage: Mutex::new(stage),
+            stage: Mutex::new(Stage::Copying),
             bytes: AtomicU64::new(0),
             objects: AtomicU64::new(0),
             total_bytes: AtomicU64::new(0),

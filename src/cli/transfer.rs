@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use super::{BadInput, Context, RemotePathParser, exit};
 use mbx::config::parse_size;
 use mbx::remote::{Access, Remote, RemotePath};
-use mbx::transfer::{Stage, Summary, TransferOptions, VerifyReport, transfer, verify_tree};
+use mbx::transfer::{Summary, TransferOptions, VerifyReport, transfer, verify_tree};
 
 /// The largest power of two S3 takes as a part.
 const MAX_PART_SIZE: u64 = 4 << 30;
@@ -169,7 +169,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         options.links = mbx::transfer::Links::Follow;
     }
     options.shard = args.shard;
-    let progress = ctx.progress(Stage::Copying);
+    let progress = ctx.progress();
     if let (true, Some(count)) = (args.finish, args.shards) {
         let summary = mbx::transfer::finish_shards(
             (&src, &src_path),
@@ -325,7 +325,7 @@ pub(crate) async fn verify(ctx: &Context, args: VerifyArgs) -> anyhow::Result<Ex
     let (remote, within) = ctx.open_for(&config, &args.path, Access::Read)?;
     remote.check_read_inside_root(&within.as_dir())?;
     let options = args.tuning.options()?;
-    let progress = ctx.progress(Stage::Verifying);
+    let progress = ctx.progress();
     let report = verify_tree(
         &remote,
         &within.as_dir(),

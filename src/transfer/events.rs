@@ -1,6 +1,6 @@
 //! What the engine tells whoever watches it, as typed events. The engine decides nothing about how they are
 //! shown: the CLI supplies a [`Reporter`] that draws bars, status lines or JSON (`src/cli/progress.rs`); a
-//! program using the library supplies its own, or [`Silent`].
+//! program using the library supplies its own.
 
 use std::sync::Arc;
 
@@ -9,14 +9,6 @@ use std::sync::Arc;
 pub trait Reporter: Send + Sync {
     /// One thing happened.
     fn report(&self, event: Event<'_>);
-}
-
-/// A reporter that shows nothing.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Silent;
-
-impl Reporter for Silent {
-    fn report(&self, _event: Event<'_>) {}
 }
 
 /// What a stage of a command does to each object.

@@ -32,7 +32,7 @@ pub use shard::{MAX_SHARDS, Shard};
 
 pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, cleanup_remote};
 pub(crate) use events::Events;
-pub use events::{Event, Outcome, Reporter, Silent, Stage};
+pub use events::{Event, Outcome, Reporter, Stage};
 pub use journal::default_state_dir;
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry, ManifestError};
 pub(crate) use verify::verify_tree_with;
