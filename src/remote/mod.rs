@@ -1,22 +1,23 @@
 //! A named remote opened as an OpenDAL [`Operator`], and `name:path` parsing.
 
 mod path;
+mod policy;
 mod upload;
 
 use std::sync::Once;
 
+use std::sync::Arc;
+
 use opendal::Operator;
-use opendal::layers::{
-    ConcurrentLimitLayer, LoggingLayer, RetryLayer, ThrottleLayer, TimeoutLayer,
-};
 use opendal::services::{Azblob, Fs, Gcs, Memory, S3};
 
 use crate::config::{RemoteConfig, RemoteKind};
 
 pub use path::{KeyError, RemotePath, check_addressable, check_key, join_key};
+pub(crate) use policy::RequestPolicy;
 pub use upload::{IncompleteUpload, Landed, LandedPart, LocalFiles, ResumableUploads, UploadError};
 
-/// With a bandwidth limit, no single request may carry more than this (the limiter's burst).
+/// With a bandwidth limit, the largest part: an interruption then costs at most this much of a slow link.
 pub const MAX_THROTTLED_REQUEST: u32 = 16 << 20;
 
 /// A remote could not be opened or used.
@@ -55,10 +56,12 @@ pub enum Access {
 /// Folders below an fs root that mbx writes into itself, whatever the tree.
 const FS_OWN_DIRS: [&str; 2] = [".mbx/tmp", ".mbx/partial"];
 
-/// A remote ready for use: its resolved configuration and its operator with mbx's layers.
+/// A remote ready for use: its resolved configuration, its request policy, and the two clients that follow
+/// it (an operator with mbx's layers, and the resumable uploads where the kind has them).
 #[derive(Clone, Debug)]
 pub struct Remote {
     config: RemoteConfig,
+    policy: Arc<RequestPolicy>,
     op: Operator,
     uploads: Option<ResumableUploads>,
 }
@@ -100,41 +103,9 @@ impl Remote {
                 config.kind
             ))
         })?;
-        let s = &config.settings;
-        // OpenDAL's `fs` marks every I/O error it does not know as temporary ("Is a directory", "Read-only
-        // file system"), and a local file system gives the same answer again: its requests are not retried.
-        let request_retries = if config.kind == RemoteKind::Fs {
-            0
-        } else {
-            s.retries
-        };
-        let mut op = op;
-        if let Some(bw) = s.bwlimit {
-            let bw = u32::try_from(bw.max(1)).unwrap_or(u32::MAX);
-            // The burst must hold any single request body (a part, up to 16 MiB), or it could never pass.
-            op = op.layer(ThrottleLayer::new(bw, bw.max(MAX_THROTTLED_REQUEST)));
-        }
-        let op = op
-            .layer(
-                TimeoutLayer::new()
-                    .with_timeout(s.timeout)
-                    .with_io_timeout(s.io_timeout),
-            )
-            // Limit HTTP requests, not operations: an open reader or writer must not hold a slot while idle.
-            .layer(ConcurrentLimitLayer::new(1 << 20).with_http_concurrent_limit(s.max_requests))
-            .layer(
-                RetryLayer::new()
-                    .with_jitter()
-                    .with_max_times(request_retries)
-                    .with_min_delay(std::time::Duration::from_millis(200))
-                    .with_max_delay(std::time::Duration::from_secs(20)),
-            )
-            .layer(LoggingLayer::default());
-        // Resumable uploads bypass OpenDAL, so they get the bandwidth limit of their own.
-        let limit = s
-            .bwlimit
-            .map(|bw| std::sync::Arc::new(upload::BandwidthLimit::new(bw)));
-        let uploads = match ResumableUploads::for_remote(config, limit) {
+        let policy = RequestPolicy::for_remote(config);
+        let op = policy.layered(op);
+        let uploads = match ResumableUploads::for_remote(config, policy.clone()) {
             Ok(u) => u,
             Err(message) => {
                 tracing::warn!(remote = %config.name, "resumable uploads unavailable, objects resume whole: {message}");
@@ -143,6 +114,7 @@ impl Remote {
         };
         Ok(Remote {
             config: config.clone(),
+            policy,
             op,
             uploads,
         })
@@ -158,7 +130,12 @@ impl Remote {
         &self.config
     }
 
-    /// The operator, with retries, timeouts, a request limit and logging.
+    /// The remote's request policy, which its operator and its uploads follow.
+    pub(crate) fn policy(&self) -> &RequestPolicy {
+        &self.policy
+    }
+
+    /// The operator, with the remote's request policy and logging.
     pub fn op(&self) -> &Operator {
         &self.op
     }

@@ -10,7 +10,6 @@
 //! (see [`PartsFrom::Server`]): journaled and resumed like parts that were sent.
 
 use std::collections::{BTreeMap, HashMap};
-use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
 use futures::stream::{self, StreamExt};
@@ -618,13 +617,9 @@ impl Copier {
         Ok(buf)
     }
 
-    /// Retries of one request of an upload: patient, since a flaky link is what resume is for.
+    /// Retries of one request of an upload: the destination's, as for every other request to it.
     fn part_backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(Duration::from_millis(200))
-            .with_max_delay(Duration::from_secs(20))
-            .with_max_times(self.dst.config().settings.retries.max(3))
-            .with_jitter()
+        self.dst.policy().backoff()
     }
 }
 

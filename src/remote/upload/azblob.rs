@@ -17,10 +17,9 @@ use reqsign_core::{Context, OsEnv, Signer};
 use serde::Deserialize;
 
 use super::http::{
-    Answer, BandwidthLimit, Body, Http, ReqwestSend, encode_path, encode_query, error_code,
-    retryable_status,
+    Answer, Body, Http, ReqwestSend, encode_path, encode_query, error_code, retryable_status,
 };
-use super::{LandedPart, UploadError, absolute_key};
+use super::{LandedPart, RequestPolicy, UploadError, absolute_key};
 use crate::config::RemoteConfig;
 
 const API_VERSION: &str = "2021-08-06";
@@ -37,7 +36,7 @@ pub(super) struct AzblobUploads {
 impl AzblobUploads {
     pub(super) fn new(
         config: &RemoteConfig,
-        limit: Option<Arc<BandwidthLimit>>,
+        policy: Arc<RequestPolicy>,
     ) -> Result<AzblobUploads, String> {
         let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
         // A customer-provided key must be on every block: this client does not send it, OpenDAL's writer does.
@@ -59,8 +58,7 @@ impl AzblobUploads {
                 return Err("resumable uploads need 'endpoint' or 'account_name'".into());
             }
         };
-        let s = &config.settings;
-        let http = Http::new(&config.name, s.timeout, s.io_timeout, limit)?;
+        let http = Http::new(&config.name, policy)?;
         let ctx = Context::new()
             .with_file_read(reqsign_file_read_tokio::TokioFileRead)
             .with_http_send(ReqwestSend(http.client.clone()))
@@ -80,7 +78,7 @@ impl AzblobUploads {
                 StaticCredentialProvider::new_sas_token(&sas),
                 request_signer,
             ),
-            _ if s.credential_lookup => Signer::new(
+            _ if config.settings.credential_lookup => Signer::new(
                 ctx.clone(),
                 DefaultCredentialProvider::new(),
                 request_signer,
@@ -168,7 +166,7 @@ impl AzblobUploads {
             url,
             &[],
             Body { data, turn },
-            self.http.io_timeout,
+            self.http.policy.io_timeout(),
         )
         .await?;
         Ok(LandedPart {
@@ -197,7 +195,7 @@ impl AzblobUploads {
             url,
             &headers,
             Buffer::new(),
-            self.http.timeout * 10,
+            self.http.policy.commit_deadline(),
         )
         .await?;
         Ok(LandedPart {
@@ -283,7 +281,7 @@ impl AzblobUploads {
                 url,
                 &[],
                 Buffer::new(),
-                self.http.timeout,
+                self.http.policy.timeout(),
             )
             .await
         {
@@ -338,7 +336,7 @@ impl AzblobUploads {
             url,
             &headers,
             Buffer::from(xml),
-            self.http.timeout * 10,
+            self.http.policy.commit_deadline(),
         )
         .await?;
         Ok(())
@@ -365,7 +363,11 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        let u = AzblobUploads::new(c.get("z").unwrap(), None).unwrap();
+        let u = AzblobUploads::new(
+            c.get("z").unwrap(),
+            crate::remote::RequestPolicy::for_remote(c.get("z").unwrap()),
+        )
+        .unwrap();
         let h: HashMap<_, _> = u
             .copy_part_headers("copying", "d/x.bin", (4 << 20, 4 << 20), Some("\"0x8\""))
             .await

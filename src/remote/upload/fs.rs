@@ -14,14 +14,14 @@ use std::sync::Arc;
 
 use opendal::Buffer;
 
-use super::http::BandwidthLimit;
+use super::RequestPolicy;
 use super::{IncompleteUpload, LandedPart, UploadError};
 use crate::config::{RemoteConfig, RemoteKind};
 
 pub(super) struct FsUploads {
     name: String,
     root: PathBuf,
-    limit: Option<Arc<BandwidthLimit>>,
+    policy: Arc<RequestPolicy>,
     files: LocalFiles,
 }
 
@@ -143,7 +143,7 @@ impl FsUploads {
 
     pub(super) fn new(
         config: &RemoteConfig,
-        limit: Option<Arc<BandwidthLimit>>,
+        policy: Arc<RequestPolicy>,
     ) -> Result<FsUploads, String> {
         let root = config
             .options
@@ -153,7 +153,7 @@ impl FsUploads {
         Ok(FsUploads {
             name: config.name.clone(),
             root: PathBuf::from(root),
-            limit,
+            policy,
             files: LocalFiles::new(Path::new(root)),
         })
     }
@@ -260,7 +260,7 @@ impl FsUploads {
         turn: Option<super::Turn>,
     ) -> Result<LandedPart, UploadError> {
         let path = self.partial(upload_id)?;
-        if let Some(l) = &self.limit {
+        if let Some(l) = self.policy.bandwidth() {
             l.take_all(data.len()).await;
         }
         // Paced through: the next part may start while this one is written.
@@ -417,11 +417,25 @@ fn key_file(partial: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
+    fn local_config(root: &Path) -> RemoteConfig {
+        let text = format!(
+            "[remotes.t]\ntype = \"fs\"\nroot = {:?}\n",
+            root.display().to_string()
+        );
+        let config = crate::config::RemotesConfig::parse(
+            &text,
+            crate::config::ConfigSource::Embedded,
+            &Default::default(),
+        )
+        .expect("a valid test remote");
+        config.get("t").expect("the test remote").clone()
+    }
+
     fn uploads(root: &Path) -> FsUploads {
         FsUploads {
             name: "t".into(),
             root: root.to_path_buf(),
-            limit: None,
+            policy: RequestPolicy::for_remote(&local_config(root)),
             files: LocalFiles::new(root),
         }
     }

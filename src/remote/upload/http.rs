@@ -1,115 +1,15 @@
 //! The HTTP side of resumable uploads: one client per remote, bodies paced by the remote's bandwidth limit
 //! and watched for stalls, and errors sorted into retryable or not.
 
-use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures::StreamExt;
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::BTreeSet;
-use std::sync::Mutex;
-use tokio::sync::Notify;
 
 use super::UploadError;
-
-/// Body bytes handed to the connection at a time: small enough that a slow link shows progress often
-/// (which is how a stall is told from slowness) and that pacing is smooth.
-const BODY_PIECE: usize = 256 << 10;
-
-/// A bandwidth limit in bytes per second, shared by every upload to one remote, that also sends one part at a
-/// time, oldest first (see [`BandwidthLimit::turn`]). Tokens count KiB, so that a limit of up to 4 TiB/s fits
-/// governor's 32-bit quota.
-pub(crate) struct BandwidthLimit {
-    limiter: DefaultDirectRateLimiter,
-    /// Parts waiting to send, by (priority, ticket); the first one holds the turn.
-    queue: Mutex<BTreeSet<(u64, u64)>>,
-    next: Notify,
-    tickets: AtomicU64,
-}
-
-impl BandwidthLimit {
-    pub(crate) fn new(bytes_per_second: u64) -> BandwidthLimit {
-        let kib = u32::try_from((bytes_per_second / 1024).max(1)).unwrap_or(u32::MAX);
-        let burst = (BODY_PIECE / 1024) as u32;
-        let quota = Quota::per_second(NonZeroU32::new(kib).unwrap_or(NonZeroU32::MIN))
-            .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN));
-        BandwidthLimit {
-            limiter: RateLimiter::direct(quota),
-            queue: Mutex::new(BTreeSet::new()),
-            next: Notify::new(),
-            tickets: AtomicU64::new(0),
-        }
-    }
-
-    /// Waits until the part of `priority` (lower first) may send, and holds the turn until the returned
-    /// guard drops. One part at a time, oldest first: on a link the limit saturates, parts then land one
-    /// after another instead of all together at the end, so an interruption finds at most one part
-    /// half-sent. The turn is taken before the request starts, so no open request idles while it waits.
-    pub(crate) async fn turn(self: &Arc<Self>, priority: u64) -> Turn {
-        let me = (priority, self.tickets.fetch_add(1, Ordering::Relaxed));
-        if let Ok(mut queue) = self.queue.lock() {
-            queue.insert(me);
-        }
-        let turn = Turn {
-            limit: self.clone(),
-            me,
-        };
-        loop {
-            let notified = self.next.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.is_first(me) {
-                return turn;
-            }
-            notified.await;
-        }
-    }
-
-    fn is_first(&self, me: (u64, u64)) -> bool {
-        match self.queue.lock() {
-            Ok(q) => q.first().is_none_or(|f| *f == me),
-            Err(_) => true,
-        }
-    }
-
-    /// Waits until `bytes` may pass, a piece at a time.
-    pub(crate) async fn take_all(&self, bytes: usize) {
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(BODY_PIECE);
-            self.take(n).await;
-            left -= n;
-        }
-    }
-
-    async fn take(&self, bytes: usize) {
-        let kib = u32::try_from(bytes.div_ceil(1024).max(1)).unwrap_or(u32::MAX);
-        if let Some(n) = NonZeroU32::new(kib) {
-            // A piece is never larger than the burst, so this cannot be refused.
-            let _ = self.limiter.until_n_ready(n).await;
-        }
-    }
-}
-
-/// The right to send one part. It passes on when the part's last byte is handed to the connection (see
-/// [`Body`]), or when it is dropped (the part failed or was cancelled): the next part then sends while this
-/// one waits for its answer, so the link does not idle a round trip between parts.
-pub struct Turn {
-    limit: Arc<BandwidthLimit>,
-    me: (u64, u64),
-}
-
-impl Drop for Turn {
-    fn drop(&mut self) {
-        if let Ok(mut q) = self.limit.queue.lock() {
-            q.remove(&self.me);
-        }
-        self.limit.next.notify_waiters();
-    }
-}
+use crate::remote::policy::{BandwidthLimit, PACE_PIECE, RequestPolicy, Turn};
 
 /// A request body, with the turn it holds under a bandwidth limit (passed on once the last byte is taken).
 pub(crate) struct Body {
@@ -130,35 +30,24 @@ pub(crate) struct Answer {
     pub body: Bytes,
 }
 
-/// One HTTP client per remote, with the remote's timeouts.
+/// One HTTP client per remote, following the remote's request policy.
 #[derive(Clone)]
 pub(crate) struct Http {
     pub client: reqwest::Client,
-    /// No byte of a body accepted, or no response, for this long: the connection is stalled.
-    pub io_timeout: Duration,
-    /// Deadline for a request without a large body.
-    pub timeout: Duration,
-    pub limit: Option<Arc<BandwidthLimit>>,
+    pub policy: Arc<RequestPolicy>,
     pub remote: String,
 }
 
 impl Http {
-    pub(crate) fn new(
-        remote: &str,
-        timeout: Duration,
-        io_timeout: Duration,
-        limit: Option<Arc<BandwidthLimit>>,
-    ) -> Result<Http, String> {
+    pub(crate) fn new(remote: &str, policy: Arc<RequestPolicy>) -> Result<Http, String> {
         let client = reqwest::Client::builder()
-            .connect_timeout(timeout)
+            .connect_timeout(policy.timeout())
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
         Ok(Http {
             client,
-            io_timeout,
-            timeout,
-            limit,
+            policy,
             remote: remote.to_string(),
         })
     }
@@ -191,7 +80,9 @@ impl Http {
     /// Sends a signed request. A body goes out in pieces, paced by the bandwidth limit; the request fails
     /// as a stall when no piece is taken for `io_timeout`, however long the whole takes. Once the whole body
     /// is taken (or when there is none), the server has `deadline` to answer: completing a large upload
-    /// can take it minutes, and cutting it short would make the retry find the upload already gone.
+    /// can take it minutes, and cutting it short would make the retry find the upload already gone. The
+    /// request holds one of the remote's request slots (`max_requests`, shared with OpenDAL) until its answer
+    /// is read.
     async fn send(
         &self,
         what: &str,
@@ -199,6 +90,7 @@ impl Http {
         Body { data: body, turn }: Body,
         deadline: Duration,
     ) -> Result<Answer, UploadError> {
+        let _slot = self.policy.request_slot().await;
         let url = parts.uri.to_string();
         let mut req = self.client.request(parts.method.clone(), url);
         for (name, value) in &parts.headers {
@@ -217,7 +109,7 @@ impl Http {
             }
             req = req.body(reqwest::Body::wrap_stream(paced(
                 body,
-                (self.limit.clone(), turn),
+                (self.policy.bandwidth().cloned(), turn),
                 Progress {
                     at: progress.clone(),
                     done: body_taken.clone(),
@@ -253,7 +145,7 @@ impl Http {
                 let silence = if body_taken.load(Ordering::Relaxed) {
                     deadline
                 } else {
-                    self.io_timeout
+                    self.policy.io_timeout()
                 };
                 if started
                     .elapsed()
@@ -280,7 +172,7 @@ impl Http {
                     format!(
                         "{what} on remote '{}': no progress for {}s (stalled connection)",
                         self.remote,
-                        self.io_timeout.as_secs()
+                        self.policy.io_timeout().as_secs()
                     )
                 },
                 true,
@@ -313,8 +205,8 @@ fn paced(
     // The part's own chunks, cut to pieces: no byte is copied on its way to the connection.
     let pieces: Vec<Bytes> = Iterator::flat_map(body, |chunk| {
         (0..chunk.len())
-            .step_by(BODY_PIECE)
-            .map(move |at| chunk.slice(at..(at + BODY_PIECE).min(chunk.len())))
+            .step_by(PACE_PIECE)
+            .map(move |at| chunk.slice(at..(at + PACE_PIECE).min(chunk.len())))
             .collect::<Vec<_>>()
     })
     .collect();

@@ -25,9 +25,9 @@ use opendal::Buffer;
 
 use crate::config::{RemoteConfig, RemoteKind};
 
+use super::RequestPolicy;
+pub use super::policy::Turn;
 pub use fs::LocalFiles;
-pub(crate) use http::BandwidthLimit;
-pub use http::Turn;
 
 /// A part that is stored on the server as part of an unfinished upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl UploadError {
 #[derive(Clone)]
 pub struct ResumableUploads {
     backend: Arc<Backend>,
-    limit: Option<Arc<BandwidthLimit>>,
+    policy: Arc<RequestPolicy>,
 }
 
 impl std::fmt::Debug for ResumableUploads {
@@ -122,28 +122,28 @@ impl ResumableUploads {
     /// The resumable upload API of this remote, or `None` for kinds without one (GCS).
     pub(crate) fn for_remote(
         config: &RemoteConfig,
-        limit: Option<Arc<BandwidthLimit>>,
+        policy: Arc<RequestPolicy>,
     ) -> Result<Option<ResumableUploads>, String> {
         let backend = match config.kind {
             RemoteKind::S3 | RemoteKind::Minio => {
-                Backend::S3(s3::S3Uploads::new(config, limit.clone())?)
+                Backend::S3(s3::S3Uploads::new(config, policy.clone())?)
             }
             RemoteKind::Azblob => {
-                Backend::Azblob(azblob::AzblobUploads::new(config, limit.clone())?)
+                Backend::Azblob(azblob::AzblobUploads::new(config, policy.clone())?)
             }
-            RemoteKind::Fs => Backend::Fs(fs::FsUploads::new(config, limit.clone())?),
+            RemoteKind::Fs => Backend::Fs(fs::FsUploads::new(config, policy.clone())?),
             RemoteKind::Gcs => return Ok(None),
         };
         Ok(Some(ResumableUploads {
             backend: Arc::new(backend),
-            limit,
+            policy,
         }))
     }
 
     /// On a local (`fs`) remote without a bandwidth limit: direct writes of small objects, flushed in groups.
     pub fn local_files(&self) -> Option<LocalFiles> {
         match &*self.backend {
-            Backend::Fs(b) if self.limit.is_none() => Some(b.local_files()),
+            Backend::Fs(b) if self.policy.bandwidth().is_none() => Some(b.local_files()),
             _ => None,
         }
     }
@@ -192,7 +192,7 @@ impl ResumableUploads {
     /// time; give the returned turn to [`Self::put_part`], which passes it on once the part's last byte is
     /// on its way. Without a limit, parts go at once.
     pub async fn turn(&self, priority: u64) -> Option<Turn> {
-        match &self.limit {
+        match self.policy.bandwidth() {
             Some(l) => Some(l.turn(priority).await),
             None => None,
         }

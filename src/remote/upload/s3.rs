@@ -14,14 +14,13 @@ use reqsign_core::{Context, OsEnv, Signer};
 use serde::Deserialize;
 
 use super::http::{
-    Answer, BandwidthLimit, Body, Http, ReqwestSend, encode_path, encode_query, error_code,
-    retryable_status, xml_escape,
+    Answer, Body, Http, ReqwestSend, encode_path, encode_query, error_code, retryable_status,
+    xml_escape,
 };
-use super::{IncompleteUpload, Landed, LandedPart, UploadError, absolute_key, relative_key};
+use super::{
+    IncompleteUpload, Landed, LandedPart, RequestPolicy, UploadError, absolute_key, relative_key,
+};
 use crate::config::RemoteConfig;
-
-/// A CompleteMultipartUpload of many parts can take the server a while.
-const COMPLETE_DEADLINE: Duration = Duration::from_secs(600);
 
 pub(super) struct S3Uploads {
     config: RemoteConfig,
@@ -60,7 +59,7 @@ const START_HEADERS: [(&str, &str); 4] = [
 impl S3Uploads {
     pub(super) fn new(
         config: &RemoteConfig,
-        limit: Option<Arc<BandwidthLimit>>,
+        policy: Arc<RequestPolicy>,
     ) -> Result<S3Uploads, String> {
         let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
         if let Some(k) = OPTIONS_LEFT_TO_OPENDAL.iter().find(|k| opt(k).is_some()) {
@@ -92,8 +91,7 @@ impl S3Uploads {
         } else {
             format!("{endpoint}/{bucket}")
         };
-        let s = &config.settings;
-        let http = Http::new(&config.name, s.timeout, s.io_timeout, limit)?;
+        let http = Http::new(&config.name, policy)?;
         let ctx = Context::new()
             .with_file_read(reqsign_file_read_tokio::TokioFileRead)
             .with_http_send(ReqwestSend(http.client.clone()))
@@ -108,7 +106,7 @@ impl S3Uploads {
                 Signer::new(ctx, p, request_signer)
             }
             // Like OpenDAL's own setup: the SDK's whole chain only when the remote allows it.
-            _ if s.credential_lookup => {
+            _ if config.settings.credential_lookup => {
                 Signer::new(ctx, DefaultCredentialProvider::new(), request_signer)
             }
             _ => Signer::new(ctx, EnvCredentialProvider::new(), request_signer),
@@ -194,7 +192,7 @@ impl S3Uploads {
                 self.url(key, "uploads"),
                 &headers,
                 Buffer::new(),
-                self.http.timeout,
+                self.http.policy.timeout(),
             )
             .await?;
         #[derive(Deserialize)]
@@ -228,7 +226,7 @@ impl S3Uploads {
                 url,
                 &[],
                 Body { data, turn },
-                self.http.io_timeout,
+                self.http.policy.io_timeout(),
             )
             .await?;
         let etag = answer
@@ -267,7 +265,7 @@ impl S3Uploads {
                 url,
                 &headers,
                 Buffer::new(),
-                COMPLETE_DEADLINE,
+                self.http.policy.commit_deadline(),
             )
             .await?;
         #[derive(Deserialize)]
@@ -344,7 +342,7 @@ impl S3Uploads {
                     url,
                     &[],
                     Buffer::new(),
-                    self.http.timeout,
+                    self.http.policy.timeout(),
                 )
                 .await
             {
@@ -401,7 +399,7 @@ impl S3Uploads {
             url,
             &headers,
             Buffer::from(xml),
-            COMPLETE_DEADLINE,
+            self.http.policy.commit_deadline(),
         )
         .await?;
         Ok(())
@@ -417,7 +415,7 @@ impl S3Uploads {
                 url,
                 &[],
                 Buffer::new(),
-                self.http.timeout,
+                self.http.policy.timeout(),
             )
             .await
         {
@@ -469,7 +467,7 @@ impl S3Uploads {
                     url,
                     &[],
                     Buffer::new(),
-                    self.http.timeout,
+                    self.http.policy.timeout(),
                 )
                 .await?;
             let page: Listing = quick_xml::de::from_reader(body.body.as_ref())
@@ -506,7 +504,10 @@ mod tests {
             &Default::default(),
         )
         .unwrap();
-        S3Uploads::new(c.get("s").unwrap(), None)
+        S3Uploads::new(
+            c.get("s").unwrap(),
+            crate::remote::RequestPolicy::for_remote(c.get("s").unwrap()),
+        )
     }
 
     #[tokio::test]
