@@ -351,9 +351,9 @@ impl InsideRoot {
     }
 }
 
-/// A local (`fs`) remote rooted at `root`, for unit tests.
+/// The configuration of a local (`fs`) remote rooted at `root`, for unit tests.
 #[cfg(test)]
-pub(crate) fn local_for_tests(name: &str, root: &std::path::Path) -> Remote {
+pub(crate) fn local_config_for_tests(name: &str, root: &std::path::Path) -> RemoteConfig {
     let text = format!(
         "[remotes.{name}]\ntype = \"fs\"\nroot = {:?}\n",
         root.display().to_string()
@@ -364,5 +364,11 @@ pub(crate) fn local_for_tests(name: &str, root: &std::path::Path) -> Remote {
         &Default::default(),
     )
     .expect("a valid test remote");
-    Remote::open(config.get(name).expect("the test remote")).expect("an openable test remote")
+    config.get(name).expect("the test remote").clone()
+}
+
+/// A local (`fs`) remote rooted at `root`, for unit tests.
+#[cfg(test)]
+pub(crate) fn local_for_tests(name: &str, root: &std::path::Path) -> Remote {
+    Remote::open(&local_config_for_tests(name, root)).expect("an openable test remote")
 }

@@ -417,25 +417,11 @@ fn key_file(partial: &Path) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn local_config(root: &Path) -> RemoteConfig {
-        let text = format!(
-            "[remotes.t]\ntype = \"fs\"\nroot = {:?}\n",
-            root.display().to_string()
-        );
-        let config = crate::config::RemotesConfig::parse(
-            &text,
-            crate::config::ConfigSource::Embedded,
-            &Default::default(),
-        )
-        .expect("a valid test remote");
-        config.get("t").expect("the test remote").clone()
-    }
-
     fn uploads(root: &Path) -> FsUploads {
         FsUploads {
             name: "t".into(),
             root: root.to_path_buf(),
-            policy: RequestPolicy::for_remote(&local_config(root)),
+            policy: RequestPolicy::for_remote(&crate::remote::local_config_for_tests("t", root)),
             files: LocalFiles::new(root),
         }
     }
