@@ -1,12 +1,11 @@
-//! A named remote opened as an OpenDAL [`Operator`], and `name:path` parsing.
+//! A named remote opened with its request policy, as an OpenDAL [`Operator`] and resumable uploads, and
+//! `name:path` parsing.
 
 mod path;
 mod policy;
 mod upload;
 
-use std::sync::Once;
-
-use std::sync::Arc;
+use std::sync::{Arc, Once};
 
 use opendal::Operator;
 use opendal::services::{Azblob, Fs, Gcs, Memory, S3};
