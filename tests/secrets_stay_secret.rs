@@ -33,8 +33,8 @@ access_key_id = "AKIDPUBLIC"
 secret_access_key = "SECRET-1"
 session_token = "SECRET-2"
 server_side_encryption_customer_algorithm = "AES256"
-server_side_encryption_customer_key = "SECRET-3"
-server_side_encryption_customer_key_md5 = "SECRET-3-md5"
+server_side_encryption_customer_key = "U0VDUkVULTNTRUNSRVQtM1NFQ1JFVC0zU0VDUkVULTM="
+server_side_encryption_customer_key_md5 = "+Tx423Drq3b4gexk36RYoA=="
 role_arn = "arn:aws:iam::1:role/r"
 external_id = "SECRET-4"
 [remotes.z]
@@ -43,7 +43,7 @@ container = "c"
 account_name = "acct"
 account_key = "SECRET-5"
 sas_token = "SECRET-6"
-encryption_key = "SECRET-7"
+encryption_key = "U0VDUkVULTdTRUNSRVQtN1NFQ1JFVC03U0VDUkVULTc="
 [remotes.g]
 type = "gcs"
 bucket = "b"
@@ -70,6 +70,16 @@ password = "SECRET-0"
                 !text.contains(&format!("SECRET-{i}")),
                 "{args:?} printed SECRET-{i}: {text}"
             );
+        }
+        // The customer-provided keys ("SECRET-3" and "SECRET-7" four times, base64) and the starts of their
+        // digests: the S3 MD5 written out, the Azure SHA-256 derived by mbx.
+        for secret in [
+            "U0VDUkVULTNT",
+            "U0VDUkVULTdT",
+            "+Tx423Drq3b4",
+            "+zD26shFKzqK",
+        ] {
+            assert!(!text.contains(secret), "{args:?} printed {secret}: {text}");
         }
     }
 }

@@ -158,6 +158,7 @@ impl RemoteKind {
                 ));
             }
         }
+        super::customer_key::complete(self, &mut options)?;
         let mut default = |k: &str, v: &str| {
             options
                 .entry(k.to_string())

@@ -6,6 +6,7 @@
 //! be written in the file.
 
 mod backup_yaml;
+mod customer_key;
 mod env;
 mod foreign;
 mod kind;
@@ -199,6 +200,17 @@ impl RemoteConfig {
     /// copy server-side when they also share bucket and credentials.
     pub fn same_store(&self, other: &RemoteConfig) -> bool {
         self.kind.scheme() == other.kind.scheme() && self.options == other.options
+    }
+
+    /// Whether the store can copy its own objects on the server (or, on `fs`, locally). Not on Azure with a
+    /// customer-provided key: the service reads a copy's source without the key (a source key needs API
+    /// version 2026-02-06), so every such copy would fail; objects are sent instead.
+    pub fn copies_on_server(&self) -> bool {
+        !(self.kind == RemoteKind::Azblob
+            && self
+                .options
+                .get("encryption_key")
+                .is_some_and(|k| !k.is_empty()))
     }
 
     /// The largest object one server-side copy request copies here; a larger one is copied in parts on the
@@ -952,8 +964,7 @@ type = "s3"
 bucket = "b"
 secret_access_key = "V1"
 session_token = "V2"
-server_side_encryption_customer_key = "V3"
-server_side_encryption_customer_key_md5 = "V3md5"
+server_side_encryption_customer_key = "VjNWM1YzVjNWM1YzVjNWM1YzVjNWM1YzVjNWM1YzVjM="
 external_id = "V4"
 access_key_id = "public-id"
 [remotes.z]
@@ -961,7 +972,7 @@ type = "azblob"
 container = "c"
 account_key = "V5"
 sas_token = "V6"
-encryption_key = "V7"
+encryption_key = "VjdWN1Y3VjdWN1Y3VjdWN1Y3VjdWN1Y3VjdWN1Y3Vjc="
 [remotes.g]
 type = "gcs"
 bucket = "b"
@@ -988,6 +999,16 @@ password = "V0"
                 "V{i} printed: {printed}"
             );
         }
+        // The customer-provided keys (base64 of "V3V3..." and "V7V7...") and the digests mbx derives from them.
+        for secret in ["VjNWM1YzVjNW", "VjdWN1Y3VjdW", "B1dARlu+UYDl"] {
+            assert!(!printed.contains(secret), "{secret} printed: {printed}");
+        }
+        let z = c.get("z").unwrap();
+        assert!(z.options.contains_key("encryption_key_sha256"));
+        assert!(
+            !printed.contains(&z.options["encryption_key_sha256"][..12]),
+            "{printed}"
+        );
         assert!(printed.contains("public-id"), "{printed}");
     }
 

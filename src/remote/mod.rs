@@ -3,6 +3,8 @@
 
 mod path;
 mod policy;
+#[cfg(test)]
+mod test_server;
 mod upload;
 
 use std::sync::{Arc, Once};
@@ -104,13 +106,13 @@ impl Remote {
         })?;
         let policy = RequestPolicy::for_remote(config);
         let op = policy.layered(op);
-        let uploads = match ResumableUploads::for_remote(config, policy.clone()) {
-            Ok(u) => u,
-            Err(message) => {
-                tracing::warn!(remote = %config.name, "resumable uploads unavailable, objects resume whole: {message}");
-                None
-            }
-        };
+        // An option the upload client cannot honour is refused here, before anything is sent: large objects
+        // never go without what the remote asks of them, nor quietly lose resume.
+        let uploads =
+            ResumableUploads::for_remote(config, policy.clone()).map_err(|e| RemoteError {
+                fault: Fault::Input,
+                ..err(format!("cannot open {} storage: {e}", config.kind))
+            })?;
         Ok(Remote {
             config: config.clone(),
             policy,

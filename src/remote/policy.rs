@@ -432,10 +432,7 @@ impl oio::Write for PacedWriter {
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
-    use std::sync::atomic::AtomicUsize;
     use std::time::Instant;
-
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
     use crate::remote::Remote;
@@ -451,49 +448,13 @@ mod tests {
         Remote::open(config.get("r").expect("the test remote")).expect("an openable remote")
     }
 
-    /// A loopback HTTP server that answers every request 404 and counts the requests it has seen.
-    async fn not_found_server() -> (String, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a loopback port");
-        let addr = listener.local_addr().expect("its address");
-        let seen = Arc::new(AtomicUsize::new(0));
-        let counter = seen.clone();
-        tokio::spawn(async move {
-            while let Ok((mut conn, _)) = listener.accept().await {
-                let counter = counter.clone();
-                tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 4096];
-                    loop {
-                        let Ok(n) = conn.read(&mut buf).await else {
-                            return;
-                        };
-                        if n == 0 {
-                            return;
-                        }
-                        head.extend_from_slice(&buf[..n]);
-                        // Requests here carry no body: the head ends the request.
-                        while let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-                            head.drain(..end + 4);
-                            counter.fetch_add(1, Ordering::SeqCst);
-                            let answer = "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n";
-                            if conn.write_all(answer.as_bytes()).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                });
-            }
-        });
-        (format!("http://{addr}"), seen)
-    }
-
     /// `max_requests` is one count for the remote: while the upload client's side holds the only slot,
     /// neither an OpenDAL request nor an upload request reaches the server; once it is free, both do.
     #[tokio::test]
     async fn opendal_and_the_upload_client_share_the_request_slots() {
-        let (endpoint, seen) = not_found_server().await;
+        let (endpoint, seen) =
+            crate::remote::test_server::start(|_| (404, Vec::new(), String::new())).await;
+        let seen = move || seen.lock().expect("the log").len();
         let r = remote(&format!(
             "type = \"s3\"\nbucket = \"b\"\nregion = \"us-east-1\"\nendpoint = \"{endpoint}\"\n\
              access_key_id = \"k\"\nsecret_access_key = \"s\"\nmax_requests = 1\nretries = 0\n"
@@ -505,7 +466,7 @@ mod tests {
         let begin = tokio::spawn(async move { uploads.begin("other/key", &HashMap::new()).await });
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(
-            seen.load(Ordering::SeqCst),
+            seen(),
             0,
             "a request went out while the remote's only slot was taken"
         );
@@ -521,7 +482,7 @@ mod tests {
             .expect("the upload request ends once the slot is free")
             .expect("the upload task");
         assert!(begin.is_err(), "the server answered 404");
-        assert_eq!(seen.load(Ordering::SeqCst), 2);
+        assert_eq!(seen(), 2);
     }
 
     /// One bandwidth limit for the remote: what OpenDAL writes and what the upload client writes at the same

@@ -83,6 +83,10 @@ pub struct PartRecord {
     pub size: u64,
     /// BLAKE3 chaining value of the part (hex), see `tree_hash`.
     pub cv: String,
+    /// The store's checksum of the part, where the completion must name it (S3 with `checksum_algorithm =
+    /// "crc32c"`). Absent from journals written without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -682,6 +686,7 @@ mod tests {
             etag: format!("e{n}"),
             size: 1024,
             cv: "00".into(),
+            checksum: None,
         };
         j.record_upload(&up("u1")).unwrap();
         j.record_part(&part("u1", 1)).unwrap();

@@ -81,6 +81,7 @@ impl Upload<'_> {
             etag: landed.etag,
             size: landed.size,
             cv,
+            checksum: landed.checksum,
         }
     }
 }
@@ -257,6 +258,7 @@ impl Copier {
                 number: p.number,
                 etag: p.etag.clone(),
                 size: p.size,
+                checksum: p.checksum.clone(),
             })
             .collect();
         let metadata = self

@@ -153,7 +153,9 @@ impl<'a> Run<'a> {
             budget: MemoryBudget::new(self.options.memory_limit),
             progress: self.progress.clone(),
             cancel: self.stop.clone(),
-            server_side: self.options.server_side && self.src.same_store(self.dst),
+            server_side: self.options.server_side
+                && self.src.same_store(self.dst)
+                && self.dst.config().copies_on_server(),
             journal: self.journal.clone(),
             resumed_bytes: Default::default(),
             started_objects: Default::default(),
@@ -385,7 +387,8 @@ impl<'a> Run<'a> {
     /// Copies one object: from an object the destination already holds with the same content, when there is
     /// one, else from the source.
     async fn copy(&self, copier: &Copier, p: &PlannedObject) -> Result<Settled, CopyError> {
-        if let (true, Endpoints::Tree { dst_root, .. }) = (self.options.dedup, self.ends) {
+        let dedup = self.options.dedup && self.dst.config().copies_on_server();
+        if let (true, Endpoints::Tree { dst_root, .. }) = (dedup, self.ends) {
             let index = self
                 .dedup
                 .get_or_init(|| DedupIndex::beside(self.dst, dst_root))

@@ -31,7 +31,17 @@ pub(super) struct AzblobUploads {
     source_signer: Signer<Credential>,
     /// `endpoint/container`.
     base: String,
+    /// A customer-provided key (CPK): on every block and on the commit, as OpenDAL's writer sends it.
+    customer_key: Vec<(String, String)>,
 }
+
+/// A customer-provided key's options and their headers (the configuration fills in the algorithm and the
+/// SHA-256, see `config::customer_key`).
+const CUSTOMER_KEY_HEADERS: [(&str, &str); 3] = [
+    ("encryption_key", "x-ms-encryption-key"),
+    ("encryption_key_sha256", "x-ms-encryption-key-sha256"),
+    ("encryption_algorithm", "x-ms-encryption-algorithm"),
+];
 
 impl AzblobUploads {
     pub(super) fn new(
@@ -39,16 +49,10 @@ impl AzblobUploads {
         policy: Arc<RequestPolicy>,
     ) -> Result<AzblobUploads, String> {
         let opt = |k: &str| config.options.get(k).filter(|v| !v.is_empty()).cloned();
-        // A customer-provided key must be on every block: this client does not send it, OpenDAL's writer does.
-        if let Some(k) = ["encryption_key", "encryption_algorithm"]
+        let customer_key = CUSTOMER_KEY_HEADERS
             .iter()
-            .find(|k| opt(k).is_some())
-        {
-            return Err(format!(
-                "the remote sets '{k}', which mbx's resumable upload client does not send; objects above the \
-                 part size go through OpenDAL's writer, which does"
-            ));
-        }
+            .filter_map(|(k, h)| opt(k).map(|v| (h.to_string(), v)))
+            .collect();
         let container = opt("container").ok_or("missing key 'container'")?;
         let account = opt("account_name");
         let endpoint = match (opt("endpoint"), &account) {
@@ -93,6 +97,7 @@ impl AzblobUploads {
             source_signer: signer(RequestSigner::new().with_service_sas_permissions("r")),
             http,
             base: format!("{}/{container}", endpoint.trim_end_matches('/')),
+            customer_key,
         })
     }
 
@@ -164,7 +169,7 @@ impl AzblobUploads {
             &what,
             http::Method::PUT,
             url,
-            &[],
+            &self.customer_key,
             Body { data, turn },
             self.http.policy.io_timeout(),
         )
@@ -173,6 +178,7 @@ impl AzblobUploads {
             number,
             etag: id,
             size,
+            checksum: None,
         })
     }
 
@@ -202,6 +208,7 @@ impl AzblobUploads {
             number,
             etag: id,
             size: range.1,
+            checksum: None,
         })
     }
 
@@ -303,6 +310,7 @@ impl AzblobUploads {
                     number,
                     etag: b.name,
                     size: b.size,
+                    checksum: None,
                 })
             })
             .collect())
@@ -328,6 +336,7 @@ impl AzblobUploads {
             .map(|(k, v)| (format!("x-ms-meta-{k}"), v.clone()))
             .collect();
         headers.push(("content-type".into(), "application/xml".into()));
+        headers.extend(self.customer_key.iter().cloned());
         let what = format!("committing the blocks of '{key}'");
         let url = self.url(key, "comp=blocklist");
         self.call(
@@ -392,5 +401,49 @@ mod tests {
         assert_eq!(h["x-ms-source-range"], "bytes=4194304-8388607");
         assert_eq!(h["x-ms-source-if-match"], "\"0x8\"");
         assert_eq!(h["content-length"], "0");
+    }
+
+    /// A customer-provided key goes on every block and on the commit; such a store copies nothing on the
+    /// server (the service could not read the source without its key).
+    #[tokio::test]
+    async fn a_customer_key_goes_on_every_block_and_the_commit() {
+        let (endpoint, seen) =
+            crate::remote::test_server::start(|_| (201, Vec::new(), String::new())).await;
+        let text = format!(
+            "[remotes.z]\ntype = \"azblob\"\ncontainer = \"c\"\naccount_name = \"acct\"\n\
+             account_key = \"a2V5a2V5a2V5a2V5\"\nendpoint = \"{endpoint}/acct\"\n\
+             encryption_key = \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n"
+        );
+        let c = crate::config::RemotesConfig::parse(
+            &text,
+            crate::config::ConfigSource::Embedded,
+            &Default::default(),
+        )
+        .unwrap();
+        let config = c.get("z").unwrap();
+        assert!(!config.copies_on_server());
+        let u =
+            AzblobUploads::new(config, crate::remote::RequestPolicy::for_remote(config)).unwrap();
+        let part = u
+            .put_part("big", "0123456789abcdef", 1, Buffer::from("block"), None)
+            .await
+            .expect("the block");
+        u.complete("big", "0123456789abcdef", &[part], &HashMap::new())
+            .await
+            .expect("the commit");
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2);
+        for r in &seen {
+            assert_eq!(
+                r.headers["x-ms-encryption-key"], "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+                "{}",
+                r.target
+            );
+            assert_eq!(r.headers["x-ms-encryption-algorithm"], "AES256");
+            assert_eq!(
+                r.headers["x-ms-encryption-key-sha256"],
+                config.options["encryption_key_sha256"]
+            );
+        }
     }
 }

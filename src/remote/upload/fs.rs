@@ -294,6 +294,7 @@ impl FsUploads {
             number,
             etag: String::new(),
             size,
+            checksum: None,
         })
     }
 

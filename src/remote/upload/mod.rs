@@ -38,6 +38,9 @@ pub struct LandedPart {
     pub etag: String,
     /// Bytes in the part.
     pub size: u64,
+    /// The part's checksum where the remote's `checksum_algorithm` has the completion name it (S3 CRC32C,
+    /// base64); `None` elsewhere.
+    pub checksum: Option<String>,
 }
 
 /// What a server holds of an unfinished upload.
