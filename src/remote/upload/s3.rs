@@ -74,9 +74,9 @@ impl PartChecksum {
         match self {
             PartChecksum::None => None,
             PartChecksum::Crc32c => {
-                let crc = data
-                    .clone()
-                    .fold(0u32, |crc, chunk| crc32c::crc32c_append(crc, &chunk));
+                let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc32Iscsi);
+                data.clone().for_each(|chunk| crc.update(&chunk));
+                let crc = crc.finalize() as u32;
                 Some((
                     "x-amz-checksum-crc32c".into(),
                     BASE64.encode(crc.to_be_bytes()),
