@@ -3,7 +3,10 @@
 //! 1. [`Run::open`]: take the journal (one run at a time per transfer);
 //! 2. [`Run::execute`]: plan each object as the source listing streams by ([`super::plan::Planner`]), copy
 //!    what must be copied with bounded concurrency, make what landed durable in groups
-//!    ([`GroupCommit`]) before journaling it, and spill the manifest in key order;
+//!    ([`GroupCommit`]) before journaling it, and spill the manifest in key order. Its steps: `plan` (the
+//!    stream), `tally` (the account), then per event `admit` (a planned object), `settled` (an object
+//!    ended), `committed` (a group commit ended), `planned_all` (the plan's end), and `executed` (totals and
+//!    what landed);
 //! 3. [`Run::finish`]: when every object is there, abort what earlier runs left unfinished, remove the
 //!    journal and hand back the manifest.
 //!
@@ -173,9 +176,58 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Step 2: plans, copies and commits every object of `listing`.
+    /// Step 2: plans, copies and commits every object of `listing`. Three things can happen next, in this
+    /// order of precedence: a group commit ends ([`Self::committed`]), an object ends ([`Self::settled`]), or,
+    /// while there is room, the plan gives the next object ([`Self::admit`]) or its end ([`Self::planned_all`]).
     pub async fn execute(&self, listing: Listing) -> Result<Executed, TransferError> {
         let Listing { objects, skipped } = listing;
+        let mut planned = self.plan(objects).await?;
+        let copier = self.copier();
+        let mut tally = self.tally()?;
+        let mut commit = GroupCommit::new(self.dst);
+        let mut in_flight: FuturesUnordered<futures::future::BoxFuture<'_, Outcome>> =
+            FuturesUnordered::new();
+        let mut planning = true;
+        loop {
+            let room = in_flight.len() < self.options.transfers.max(1)
+                && tally.order.waiting() < REORDER_WINDOW
+                && !self.stop.is_cancelled();
+            tokio::select! {
+                biased;
+                synced = commit.synced(), if commit.is_syncing() => self.committed(&mut tally, synced)?,
+                Some(outcome) = in_flight.next(), if !in_flight.is_empty() => {
+                    self.settled(&mut tally, &mut commit, outcome)?;
+                }
+                next = planned.next(), if planning && room => match next {
+                    None => planning = false,
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(Planned::End { differs, source })) => {
+                        planning = false;
+                        self.planned_all(&mut tally, differs, source, &skipped);
+                    }
+                    Some(Ok(Planned::Object(p))) => match self.admit(&mut tally, *p)? {
+                        Some((seq, p)) => in_flight.push(Box::pin(self.settle(&copier, seq, p))),
+                        // Already there: nothing new for the group commit.
+                        None => continue,
+                    },
+                },
+                else => break,
+            }
+            if !commit.is_syncing() {
+                commit.start();
+            }
+        }
+        let skipped_links = skipped.lock().map(|s| s.len() as u64).unwrap_or(0);
+        self.executed(tally, &copier, skipped_links)
+    }
+
+    /// The plan as a stream, one [`Planned::Object`] per source object in listing order, then
+    /// [`Planned::End`].
+    async fn plan(
+        &self,
+        objects: super::listing::ObjectStream,
+    ) -> Result<impl futures::Stream<Item = Result<Planned, TransferError>> + '_, TransferError>
+    {
         let planner = Planner::open(
             (self.src, self.dst),
             self.ends,
@@ -183,7 +235,7 @@ impl<'a> Run<'a> {
             &self.manifest_key,
         )
         .await?;
-        let mut planned = Box::pin(futures::stream::unfold(
+        Ok(Box::pin(futures::stream::unfold(
             Some((objects, planner)),
             |state| async move {
                 let (mut objects, mut planner) = state?;
@@ -202,136 +254,179 @@ impl<'a> Run<'a> {
                     }
                 }
             },
-        ));
-        let copier = self.copier();
-        let source = format!("{}:{}", self.src.name(), self.ends.src_root());
-        let mut manifest = if self.ends.is_tree() && !self.options.dry_run {
+        )))
+    }
+
+    /// The run's account before its first object, with the manifest writer of a tree (not on a dry run).
+    fn tally(&self) -> Result<Tally, TransferError> {
+        let manifest = if self.ends.is_tree() && !self.options.dry_run {
             Some(
-                ManifestWriter::create(&self.options.state_dir, source.clone())
+                ManifestWriter::create(&self.options.state_dir, self.source())
                     .map_err(|e| self.journal_error(e))?,
             )
         } else {
             None
         };
-        let mut summary = Summary {
-            destination: format!("{}:{}", self.dst.name(), self.ends.dst_root()),
-            ..Summary::default()
-        };
-        let mut order = Reorder::default();
-        let mut commit = GroupCommit::new(self.dst);
-        let mut in_flight: FuturesUnordered<futures::future::BoxFuture<'_, Outcome>> =
-            FuturesUnordered::new();
-        let (mut planning, mut previous) = (true, None);
-        let mut object_entry = None;
-        let mut changed = false;
-        let (mut plan_copy, mut plan_copy_bytes) = (0u64, 0u64);
-        loop {
-            let room = in_flight.len() < self.options.transfers.max(1)
-                && order.waiting() < REORDER_WINDOW
-                && !self.stop.is_cancelled();
-            tokio::select! {
-                biased;
-                synced = commit.synced(), if commit.is_syncing() => {
-                    let (entries, result) = synced;
-                    for entry in entries {
-                        match &result {
-                            Ok(()) => self.journal_landed(&entry)?,
-                            Err(e) => {
-                                let reason = format!("could not make it durable at the destination: {e}");
-                                self.failed(&mut summary, &entry.key, 0, reason);
-                            }
-                        }
-                    }
+        Ok(Tally {
+            summary: Summary {
+                destination: format!("{}:{}", self.dst.name(), self.ends.dst_root()),
+                ..Summary::default()
+            },
+            order: Reorder::default(),
+            manifest,
+            changed: false,
+            object_entry: None,
+            to_copy: (0, 0),
+            previous: None,
+        })
+    }
+
+    /// The source as the manifest names it.
+    fn source(&self) -> String {
+        format!("{}:{}", self.src.name(), self.ends.src_root())
+    }
+
+    /// A planned object: one already there is counted and settled at once; one to copy (or check) is given
+    /// back with its place in the manifest's order, to be started.
+    fn admit(
+        &self,
+        tally: &mut Tally,
+        p: PlannedObject,
+    ) -> Result<Option<(u64, PlannedObject)>, TransferError> {
+        let seq = tally.order.next_seq();
+        if let Action::Skip(entry) = &p.action {
+            tally.summary.skipped += 1;
+            tally.summary.skipped_bytes += entry.size;
+            tally.landed(self.ends, &p, entry);
+            tally
+                .settle(seq, Some(entry.clone()))
+                .map_err(|e| self.journal_error(e))?;
+            return Ok(None);
+        }
+        tally.to_copy.0 += 1;
+        tally.to_copy.1 += p.src.size;
+        self.progress.planned(1, p.src.size);
+        Ok(Some((seq, p)))
+    }
+
+    /// The plan has given its last object: what it found of the destination's manifest, and the plan's totals.
+    fn planned_all(
+        &self,
+        tally: &mut Tally,
+        differs: bool,
+        previous: Option<String>,
+        skipped: &std::sync::Mutex<Vec<super::listing::SkippedLink>>,
+    ) {
+        tally.changed |= differs || previous.as_deref() != Some(self.source().as_str());
+        tally.previous = previous;
+        self.progress.report(Event::PlanFinished {
+            copy: tally.to_copy.0,
+            copy_bytes: tally.to_copy.1,
+            skip: tally.summary.skipped,
+            skip_bytes: tally.summary.skipped_bytes,
+        });
+        report_skipped(
+            &self.progress,
+            &skipped.lock().map(|s| s.clone()).unwrap_or_default(),
+        );
+    }
+
+    /// An object ended: counted, reported, journaled once durable (or handed to the group commit), and given
+    /// to the manifest in its order.
+    fn settled(
+        &self,
+        tally: &mut Tally,
+        commit: &mut GroupCommit<'_>,
+        (seq, p, result): Outcome,
+    ) -> Result<(), TransferError> {
+        let summary = &mut tally.summary;
+        let entry = match result {
+            Ok(Settled::Copied {
+                entry,
+                durability,
+                found,
+            }) => {
+                if found {
+                    summary.found += 1;
+                    summary.found_bytes += entry.size;
                 }
-                Some((seq, p, result)) = in_flight.next(), if !in_flight.is_empty() => {
-                    let entry = match result {
-                        Ok(Settled::Copied { entry, durability, found }) => {
-                            if found {
-                                summary.found += 1;
-                                summary.found_bytes += entry.size;
-                            }
-                            summary.copied += 1;
-                            summary.copied_bytes += entry.size;
-                            self.progress.settled(
-                                &p.dst_key, entry.size, events::Outcome::Copied { blake3: &entry.blake3 },
-                            );
-                            match durability {
-                                Durability::Durable => self.journal_landed(&entry)?,
-                                Durability::NeedsSync => commit.add(entry.clone()),
-                            }
-                            Some(entry)
-                        }
-                        Ok(Settled::Skipped(entry)) => {
-                            summary.skipped += 1;
-                            summary.skipped_bytes += entry.size;
-                            Some(entry)
-                        }
-                        Ok(Settled::WouldCopy) => {
-                            summary.would_copy.push(p.dst_key.clone());
-                            None
-                        }
-                        Err(e) if e.cancelled => {
-                            summary.interrupted = true;
-                            None
-                        }
-                        Err(e) => {
-                            self.failed(&mut summary, &p.src.key, p.src.size, e.message);
-                            if self.options.fail_fast {
-                                summary.interrupted = true;
-                                self.stop.cancel();
-                            }
-                            None
-                        }
-                    };
-                    if let Some(e) = &entry {
-                        changed |= p.previous.as_ref() != Some(e);
-                        if !self.ends.is_tree() {
-                            object_entry = Some(e.clone());
-                        }
-                    }
-                    order.settle(seq, entry, manifest.as_mut()).map_err(|e| self.journal_error(e))?;
+                summary.copied += 1;
+                summary.copied_bytes += entry.size;
+                self.progress.settled(
+                    &p.dst_key,
+                    entry.size,
+                    events::Outcome::Copied {
+                        blake3: &entry.blake3,
+                    },
+                );
+                match durability {
+                    Durability::Durable => self.journal_landed(&entry)?,
+                    Durability::NeedsSync => commit.add(entry.clone()),
                 }
-                next = planned.next(), if planning && room => {
-                    match next {
-                        None => planning = false,
-                        Some(Err(e)) => return Err(e),
-                        Some(Ok(Planned::End { differs, source: earlier })) => {
-                            planning = false;
-                            changed |= differs || earlier.as_deref() != Some(source.as_str());
-                            previous = earlier;
-                            self.progress.report(Event::PlanFinished {
-                                copy: plan_copy, copy_bytes: plan_copy_bytes,
-                                skip: summary.skipped, skip_bytes: summary.skipped_bytes,
-                            });
-                            report_skipped(&self.progress, &skipped.lock().map(|s| s.clone()).unwrap_or_default());
-                        }
-                        Some(Ok(Planned::Object(p))) => {
-                            let p = *p;
-                            let seq = order.next_seq();
-                            if let Action::Skip(entry) = &p.action {
-                                summary.skipped += 1;
-                                summary.skipped_bytes += entry.size;
-                                changed |= p.previous.as_ref() != Some(entry);
-                                if !self.ends.is_tree() {
-                                    object_entry = Some(entry.clone());
-                                }
-                                let entry = entry.clone();
-                                order.settle(seq, Some(entry), manifest.as_mut()).map_err(|e| self.journal_error(e))?;
-                                continue;
-                            }
-                            plan_copy += 1;
-                            plan_copy_bytes += p.src.size;
-                            self.progress.planned(1, p.src.size);
-                            in_flight.push(Box::pin(self.settle(&copier, seq, p)));
-                        }
-                    }
-                }
-                else => break,
+                Some(entry)
             }
-            if !commit.is_syncing() {
-                commit.start();
+            Ok(Settled::Skipped(entry)) => {
+                summary.skipped += 1;
+                summary.skipped_bytes += entry.size;
+                Some(entry)
+            }
+            Ok(Settled::WouldCopy) => {
+                summary.would_copy.push(p.dst_key.clone());
+                None
+            }
+            Err(e) if e.cancelled => {
+                summary.interrupted = true;
+                None
+            }
+            Err(e) => {
+                self.failed(summary, &p.src.key, p.src.size, e.message);
+                if self.options.fail_fast {
+                    summary.interrupted = true;
+                    self.stop.cancel();
+                }
+                None
+            }
+        };
+        if let Some(e) = &entry {
+            tally.landed(self.ends, &p, e);
+        }
+        tally.settle(seq, entry).map_err(|e| self.journal_error(e))
+    }
+
+    /// A group commit ended: what it made durable is journaled; if it failed, those objects failed.
+    fn committed(
+        &self,
+        tally: &mut Tally,
+        (entries, result): (Vec<ManifestEntry>, std::io::Result<()>),
+    ) -> Result<(), TransferError> {
+        for entry in entries {
+            match &result {
+                Ok(()) => self.journal_landed(&entry)?,
+                Err(e) => {
+                    let reason = format!("could not make it durable at the destination: {e}");
+                    self.failed(&mut tally.summary, &entry.key, 0, reason);
+                }
             }
         }
+        Ok(())
+    }
+
+    /// The copy step's result: the summary's totals, and, when every object is there, the tree's manifest
+    /// (or the single object's entry).
+    fn executed(
+        &self,
+        tally: Tally,
+        copier: &Copier,
+        skipped_links: u64,
+    ) -> Result<Executed, TransferError> {
+        let Tally {
+            mut summary,
+            manifest,
+            changed,
+            object_entry,
+            previous,
+            ..
+        } = tally;
         summary.resumed_bytes = copier
             .resumed_bytes
             .load(std::sync::atomic::Ordering::Relaxed);
@@ -346,7 +441,7 @@ impl<'a> Run<'a> {
         };
         summary.interrupted |= self.cancel.is_cancelled();
         summary.failed.sort_by(|a, b| a.key.cmp(&b.key));
-        summary.skipped_links = skipped.lock().map(|s| s.len() as u64).unwrap_or(0);
+        summary.skipped_links = skipped_links;
         let complete = summary.failed.is_empty() && !summary.interrupted && !self.options.dry_run;
         let landed = match (complete, manifest) {
             (false, _) => None,
@@ -480,6 +575,36 @@ enum Planned {
         differs: bool,
         source: Option<String>,
     },
+}
+
+/// What the copy step has counted so far, and the manifest it writes in key order.
+struct Tally {
+    summary: Summary,
+    order: Reorder,
+    manifest: Option<ManifestWriter>,
+    /// Whether this run's manifest says something the destination's does not.
+    changed: bool,
+    /// A single object's entry, once it is there.
+    object_entry: Option<ManifestEntry>,
+    /// Objects and bytes the plan gave to copy (or check).
+    to_copy: (u64, u64),
+    /// The source the destination's manifest named before this run.
+    previous: Option<String>,
+}
+
+impl Tally {
+    /// Object `p` is at the destination as `entry`.
+    fn landed(&mut self, ends: &Endpoints, p: &PlannedObject, entry: &ManifestEntry) {
+        self.changed |= p.previous.as_ref() != Some(entry);
+        if !ends.is_tree() {
+            self.object_entry = Some(entry.clone());
+        }
+    }
+
+    /// Object `seq` ended with `entry` (none when it did not land): into the manifest, in order.
+    fn settle(&mut self, seq: u64, entry: Option<ManifestEntry>) -> std::io::Result<()> {
+        self.order.settle(seq, entry, self.manifest.as_mut())
+    }
 }
 
 /// Finished objects in the order they were planned (key order), so the manifest can be written as a stream.
