@@ -102,6 +102,22 @@ struct Resumed {
     maybe_completed: bool,
 }
 
+/// How [`Copier::open_upload`] found the object's upload.
+enum Opened {
+    /// An interrupted run completed it: the object is there, with this hash where it is known.
+    Done(Option<blake3::Hash>),
+    /// To continue (or new).
+    Upload(Resumed),
+}
+
+/// Why an upload whose parts all landed is not completed.
+enum HashCheck {
+    /// The parts' chaining values do not merge (a journal that lacks one): nothing to abandon.
+    Unmerged(CopyError),
+    /// The object differs from what the source's manifest vouches for: the upload is abandoned.
+    Differs(CopyError),
+}
+
 impl Copier {
     /// Copies `obj` as a resumable upload on `uploads`; see the module documentation.
     pub(super) async fn copy_resumable(
@@ -123,7 +139,8 @@ impl Copier {
 
     /// Makes `obj` at the destination as an upload of parts from `from`, resumed from the journal. Returns
     /// the object's BLAKE3 where it is known: merged from the parts' when they were read, else the one
-    /// [`PartsFrom::Server`] was given.
+    /// [`PartsFrom::Server`] was given. Its steps: [`Self::open_upload`], [`Self::send_missing`],
+    /// [`Self::checked_hash`], [`Self::complete_upload`].
     pub(super) async fn upload_in_parts(
         &self,
         obj: &PlannedObject,
@@ -142,42 +159,23 @@ impl Copier {
             ),
             PartsFrom::Server { .. } => None,
         };
-        let mut resumed = self
-            .resume_or_begin(obj, uploads, journal, part_size, from)
-            .await?;
-        if resumed.maybe_completed {
-            if self.holds_object_of(obj, &resumed.landed, true).await {
-                match from {
-                    PartsFrom::Source => {
-                        if let Ok(hash) = merged_hash(&resumed.landed, part_size, size) {
-                            return Ok(Some(hash));
-                        }
-                    }
-                    PartsFrom::Server { known, .. } => return Ok(known),
-                }
-            }
-            let _ = self
-                .abandon(obj, uploads, journal, &obj.dst_key, &resumed.upload_id)
-                .await;
-            resumed = self.begin(obj, uploads, journal, part_size).await?;
-        }
+        let resumed = match self
+            .open_upload(obj, uploads, journal, part_size, from)
+            .await?
+        {
+            Opened::Done(hash) => return Ok(hash),
+            Opened::Upload(resumed) => resumed,
+        };
         let upload_id = resumed.upload_id.clone();
         let _in_flight = self.progress.object_started(&obj.src.key, size);
         let resumed_bytes: u64 = resumed.landed.values().map(|p| p.size).sum();
         self.progress.moved(&obj.src.key, resumed_bytes);
-        let parts_total = size.div_ceil(part_size).max(1) as u32;
-        let missing: Vec<u32> = (1..=parts_total)
-            .filter(|n| !resumed.landed.contains_key(n))
-            .collect();
-        // Parts are read (and hashed) up to `read_ahead` ahead of the `parts_in_flight` being uploaded.
-        let in_flight = (self.options.parts_in_flight + self.options.read_ahead).max(1);
-        let uploading = tokio::sync::Semaphore::new(self.options.parts_in_flight.max(1));
-        let reading = tokio::sync::Semaphore::new(READ_STREAMS);
         let object_rank = self
             .started_objects
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut landed = resumed.landed;
-        let mut sent = 0u64;
+        // Parts are read (and hashed) up to `read_ahead` ahead of the `parts_in_flight` being uploaded.
+        let uploading = tokio::sync::Semaphore::new(self.options.parts_in_flight.max(1));
+        let reading = tokio::sync::Semaphore::new(READ_STREAMS);
         let upload = Upload {
             obj,
             from,
@@ -188,10 +186,105 @@ impl Copier {
             uploading: &uploading,
             reading: &reading,
         };
+        let (landed, sent, failure) = self
+            .send_missing(&upload, journal, resumed.landed, &mut mem)
+            .await?;
+        // Whatever ends the upload here un-counts its bytes from the progress.
+        let retract = || self.progress.retracted(&obj.src.key, sent + resumed_bytes);
+        if let Some(e) = failure {
+            retract();
+            if !e.retryable && !e.cancelled {
+                // The source changed or cannot be read as listed: this upload can never complete.
+                let _ = self
+                    .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
+                    .await;
+            }
+            return Err(e);
+        }
+        let hash = match self.checked_hash(&upload, &landed) {
+            Ok(hash) => hash,
+            Err(HashCheck::Unmerged(e)) => return Err(e),
+            Err(HashCheck::Differs(e)) => {
+                // Never complete an upload whose content differs from what the source vouches for.
+                let _ = self
+                    .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
+                    .await;
+                retract();
+                return Err(e);
+            }
+        };
+        if let Err(e) = self.complete_upload(&upload, &landed, hash).await {
+            retract();
+            if e.gone && !self.cancel.is_cancelled() {
+                // The upload can never complete (gone, or on `fs` a partial file that is not what the
+                // parts wrote): the object's next attempt starts a new one.
+                let _ = self
+                    .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
+                    .await;
+            }
+            return Err(CopyError::upload(e));
+        }
+        self.resumed_bytes
+            .fetch_add(resumed_bytes, std::sync::atomic::Ordering::Relaxed);
+        Ok(hash)
+    }
+
+    /// The upload `obj` continues: the journaled one where the server still has it, or a new one; or, when
+    /// an interrupted run may have completed it and the destination holds exactly its parts, nothing to do
+    /// (with the object's hash where it is known).
+    async fn open_upload(
+        &self,
+        obj: &PlannedObject,
+        uploads: &ResumableUploads,
+        journal: &Journal,
+        part_size: u64,
+        from: PartsFrom<'_>,
+    ) -> Result<Opened, CopyError> {
+        let resumed = self
+            .resume_or_begin(obj, uploads, journal, part_size, from)
+            .await?;
+        if !resumed.maybe_completed {
+            return Ok(Opened::Upload(resumed));
+        }
+        if self.holds_object_of(obj, &resumed.landed, true).await {
+            match from {
+                PartsFrom::Source => {
+                    if let Ok(hash) = merged_hash(&resumed.landed, part_size, obj.src.size) {
+                        return Ok(Opened::Done(Some(hash)));
+                    }
+                }
+                PartsFrom::Server { known, .. } => return Ok(Opened::Done(known)),
+            }
+        }
+        let _ = self
+            .abandon(obj, uploads, journal, &obj.dst_key, &resumed.upload_id)
+            .await;
+        Ok(Opened::Upload(
+            self.begin(obj, uploads, journal, part_size).await?,
+        ))
+    }
+
+    /// Sends the parts the upload lacks, `parts_in_flight` at a time (read up to `read_ahead` ahead),
+    /// journaling each as it lands and handing back the memory the object's tail no longer needs. Returns the
+    /// parts now landed, the bytes sent, and the first failure: after one, the parts in flight still land
+    /// (and are journaled) unless the run is stopping. Only a journal that cannot be written ends it at once.
+    async fn send_missing(
+        &self,
+        upload: &Upload<'_>,
+        journal: &Journal,
+        mut landed: BTreeMap<u32, PartRecord>,
+        mem: &mut Option<tokio::sync::SemaphorePermit<'_>>,
+    ) -> Result<(BTreeMap<u32, PartRecord>, u64, Option<CopyError>), CopyError> {
+        let (size, part_size) = (upload.obj.src.size, upload.part_size);
+        let parts_total = size.div_ceil(part_size).max(1) as u32;
+        let missing: Vec<u32> = (1..=parts_total)
+            .filter(|n| !landed.contains_key(n))
+            .collect();
+        let in_flight = (self.options.parts_in_flight + self.options.read_ahead).max(1);
         let mut results = stream::iter(missing)
-            .map(|n| self.send_part(&upload, n))
+            .map(|n| self.send_part(upload, n))
             .buffer_unordered(in_flight);
-        let mut failure = None;
+        let (mut sent, mut failure) = (0u64, None);
         while let Some(result) = results.next().await {
             match result {
                 Ok(part) => {
@@ -210,7 +303,6 @@ impl Copier {
                     }
                 }
                 Err(e) => {
-                    // Let the other parts in flight land (and be journaled) unless the run is stopping.
                     if e.cancelled || failure.is_none() {
                         failure = Some(e);
                     }
@@ -220,38 +312,50 @@ impl Copier {
                 }
             }
         }
-        drop(results);
-        if let Some(e) = failure {
-            self.progress.retracted(&obj.src.key, sent + resumed_bytes);
-            if !e.retryable && !e.cancelled {
-                // The source changed or cannot be read as listed: this upload can never complete.
-                let _ = self
-                    .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
-                    .await;
-            }
-            return Err(e);
-        }
-        let hash = match from {
-            PartsFrom::Source => Some(merged_hash(&landed, part_size, size)?),
+        Ok((landed, sent, failure))
+    }
+
+    /// The object's BLAKE3 once every part landed: merged from the parts' chaining values when they were
+    /// read, else the one the server copy was given; and, when the source's manifest vouches for one, the
+    /// same.
+    fn checked_hash(
+        &self,
+        upload: &Upload<'_>,
+        landed: &BTreeMap<u32, PartRecord>,
+    ) -> Result<Option<blake3::Hash>, HashCheck> {
+        let obj = upload.obj;
+        let hash = match upload.from {
+            PartsFrom::Source => Some(
+                merged_hash(landed, upload.part_size, obj.src.size).map_err(HashCheck::Unmerged)?,
+            ),
             PartsFrom::Server { known, .. } => known,
         };
-        if let (PartsFrom::Source, Some(expected), Some(hash)) = (from, &obj.expected_blake3, hash)
+        if let (PartsFrom::Source, Some(expected), Some(hash)) =
+            (upload.from, &obj.expected_blake3, hash)
             && *expected != hash.to_hex().as_str()
         {
-            // Never complete an upload whose content differs from what the source vouches for.
-            let _ = self
-                .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
-                .await;
-            self.progress.retracted(&obj.src.key, sent + resumed_bytes);
-            return Err(CopyError {
+            return Err(HashCheck::Differs(CopyError {
                 message: format!(
                     "'{}' does not match the source manifest's blake3",
                     obj.src.key
                 ),
                 retryable: true,
                 cancelled: false,
-            });
+            }));
         }
+        Ok(hash)
+    }
+
+    /// Completes the upload out of `landed`, with retries. A completion the server carried out but whose
+    /// answer was lost makes every retry fail (the upload is gone): the object made of exactly these parts
+    /// tells that apart, and counts as completed.
+    async fn complete_upload(
+        &self,
+        upload: &Upload<'_>,
+        landed: &BTreeMap<u32, PartRecord>,
+        hash: Option<blake3::Hash>,
+    ) -> Result<(), UploadError> {
+        let obj = upload.obj;
         let parts: Vec<LandedPart> = landed
             .values()
             .map(|p| LandedPart {
@@ -265,32 +369,30 @@ impl Copier {
             .user_metadata(obj, hash.map(|h| h.to_hex().to_string()))
             .unwrap_or_default();
         let complete = || async {
-            uploads
-                .complete(&obj.dst_key, &upload_id, &parts, (size, hash), &metadata)
+            upload
+                .uploads
+                .complete(
+                    &obj.dst_key,
+                    upload.upload_id,
+                    &parts,
+                    (obj.src.size, hash),
+                    &metadata,
+                )
                 .await
         };
         let completed = complete
             .retry(self.part_backoff())
             .when(|e: &UploadError| e.retryable && !self.cancel.is_cancelled())
             .await;
-        if let Err(e) = completed {
-            // A completion the server carried out but whose answer was lost makes every retry fail (the
-            // upload is gone): the object made of exactly these parts tells that apart.
-            if self.cancel.is_cancelled() || !self.holds_object_of(obj, &landed, false).await {
-                self.progress.retracted(&obj.src.key, sent + resumed_bytes);
-                if e.gone && !self.cancel.is_cancelled() {
-                    // The upload can never complete (gone, or on `fs` a partial file that is not what the
-                    // parts wrote): the object's next attempt starts a new one.
-                    let _ = self
-                        .abandon(obj, uploads, journal, &obj.dst_key, &upload_id)
-                        .await;
-                }
-                return Err(CopyError::upload(e));
+        match completed {
+            Err(e)
+                if self.cancel.is_cancelled()
+                    || !self.holds_object_of(obj, landed, false).await =>
+            {
+                Err(e)
             }
+            _ => Ok(()),
         }
-        self.resumed_bytes
-            .fetch_add(resumed_bytes, std::sync::atomic::Ordering::Relaxed);
-        Ok(hash)
     }
 
     /// Continues the journaled upload of `obj` if the server still has it and the source is the version
