@@ -359,97 +359,47 @@ impl Copier {
         Ok(hash)
     }
 
-    /// Large objects: a ranged, prefetching read stream feeding a multipart upload, hashed on the way.
+    /// Large objects without resumable uploads (GCS): a ranged, prefetching read stream feeding OpenDAL's
+    /// multipart writer, hashed on the way. Its steps: [`Self::open_streams`], [`Self::pump`], the check
+    /// against the source's manifest, and the writer's close; any failure aborts the upload.
     async fn copy_streaming(&self, obj: &PlannedObject) -> Result<blake3::Hash, CopyError> {
-        let o = &self.options;
-        let part = o.part_size_for(obj.src.size);
         let _mem = self
             .budget
-            .reserve(o.object_footprint(obj.src.size))
+            .reserve(self.options.object_footprint(obj.src.size))
             .await?;
         let _in_flight = self.progress.object_started(&obj.src.key, obj.src.size);
         let mut counted = 0u64;
         let result = async {
-            let mut reader = self
-                .src
-                .op()
-                .reader_with(&obj.src.key)
-                .chunk(part as usize)
-                .concurrent(o.read_ahead);
-            if let Some(etag) = self.if_match(obj) {
-                reader = reader.if_match(etag);
-            }
-            let reader = reader
-                .await
-                .map_err(|e| CopyError::storage(&format!("opening '{}'", obj.src.key), &self.src, e))?;
-            let mut stream = reader
-                .into_bytes_stream(0..obj.src.size)
-                .await
-                .map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?;
-            let mut writer = self
-                .dst
-                .op()
-                .writer_with(&obj.dst_key)
-                .chunk(part as usize)
-                .concurrent(o.parts_in_flight);
-            if let Some(meta) = self.user_metadata(obj, obj.expected_blake3.clone()) {
-                writer = writer.user_metadata(meta);
-            }
-            if self.dst.config().settings.resumable_upload {
-                writer = writer.if_not_exists(true);
-            }
-            let mut writer = writer
-                .await
-                .map_err(|e| CopyError::storage(&format!("starting upload of '{}'", obj.dst_key), &self.dst, e))?;
-            let mut hasher = blake3::Hasher::new();
-            let mut seen = 0u64;
-            let pumped: Result<(), CopyError> = async {
-                loop {
-                    let next = tokio::select! {
-                        n = stream.try_next() => n.map_err(|e| CopyError {
-                            message: format!("reading '{}' on remote '{}': {e}", obj.src.key, self.src.name()),
-                            retryable: true,
-                            cancelled: false,
-                        })?,
-                        _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-                    };
-                    let Some(bytes) = next else { break };
-                    let n = bytes.len() as u64;
-                    seen += n;
-                    hasher.update(&bytes);
-                    tokio::select! {
-                        r = writer.write(bytes) => r.map_err(|e| CopyError::storage(&format!("uploading '{}'", obj.dst_key), &self.dst, e))?,
-                        _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
-                    }
-                    counted += n;
-                    self.progress.moved(&obj.src.key, n);
+            let (mut stream, mut writer) = self.open_streams(obj).await?;
+            let hash = match self.pump(obj, &mut stream, &mut writer, &mut counted).await {
+                Ok(hash) => hash,
+                Err(e) => {
+                    // Leave no incomplete upload behind.
+                    let _ = writer.abort().await;
+                    return Err(e);
                 }
-                check_length(obj, seen)?;
-                // The stream is many ranged reads: all of them of one version, or the upload is aborted.
-                self.check_unchanged(obj).await
-            }
-            .await;
-            if let Err(e) = pumped {
-                // Leave no incomplete upload behind.
-                let _ = writer.abort().await;
-                return Err(e);
-            }
-            let hash = hasher.finalize();
+            };
             if let Some(expected) = &obj.expected_blake3
                 && *expected != hash.to_hex().as_str()
             {
                 // Never complete an upload whose content differs from what the source vouches for.
                 let _ = writer.abort().await;
                 return Err(CopyError {
-                    message: format!("'{}' does not match the source manifest's blake3", obj.src.key),
+                    message: format!(
+                        "'{}' does not match the source manifest's blake3",
+                        obj.src.key
+                    ),
                     retryable: true,
                     cancelled: false,
                 });
             }
-            writer
-                .close()
-                .await
-                .map_err(|e| CopyError::storage(&format!("completing upload of '{}'", obj.dst_key), &self.dst, e))?;
+            writer.close().await.map_err(|e| {
+                CopyError::storage(
+                    &format!("completing upload of '{}'", obj.dst_key),
+                    &self.dst,
+                    e,
+                )
+            })?;
             Ok(hash)
         }
         .await;
@@ -457,6 +407,89 @@ impl Copier {
             self.progress.retracted(&obj.src.key, counted);
         }
         result
+    }
+
+    /// The source's bytes as a stream of ranged reads, `read_ahead` of them at once, pinned to the listed
+    /// version; and the destination's writer, `parts_in_flight` parts at once, with the user metadata.
+    async fn open_streams(
+        &self,
+        obj: &PlannedObject,
+    ) -> Result<(opendal::FuturesBytesStream, opendal::Writer), CopyError> {
+        let o = &self.options;
+        let part = o.part_size_for(obj.src.size);
+        let mut reader = self
+            .src
+            .op()
+            .reader_with(&obj.src.key)
+            .chunk(part as usize)
+            .concurrent(o.read_ahead);
+        if let Some(etag) = self.if_match(obj) {
+            reader = reader.if_match(etag);
+        }
+        let reader = reader
+            .await
+            .map_err(|e| CopyError::storage(&format!("opening '{}'", obj.src.key), &self.src, e))?;
+        let stream = reader
+            .into_bytes_stream(0..obj.src.size)
+            .await
+            .map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?;
+        let mut writer = self
+            .dst
+            .op()
+            .writer_with(&obj.dst_key)
+            .chunk(part as usize)
+            .concurrent(o.parts_in_flight);
+        if let Some(meta) = self.user_metadata(obj, obj.expected_blake3.clone()) {
+            writer = writer.user_metadata(meta);
+        }
+        if self.dst.config().settings.resumable_upload {
+            writer = writer.if_not_exists(true);
+        }
+        let writer = writer.await.map_err(|e| {
+            CopyError::storage(
+                &format!("starting upload of '{}'", obj.dst_key),
+                &self.dst,
+                e,
+            )
+        })?;
+        Ok((stream, writer))
+    }
+
+    /// Moves every byte of `stream` into `writer`, hashing it and counting it in `counted` (and the
+    /// progress); then checks that the source had the listed length and did not change while it was read.
+    async fn pump(
+        &self,
+        obj: &PlannedObject,
+        stream: &mut opendal::FuturesBytesStream,
+        writer: &mut opendal::Writer,
+        counted: &mut u64,
+    ) -> Result<blake3::Hash, CopyError> {
+        let mut hasher = blake3::Hasher::new();
+        let mut seen = 0u64;
+        loop {
+            let next = tokio::select! {
+                n = stream.try_next() => n.map_err(|e| CopyError {
+                    message: format!("reading '{}' on remote '{}': {e}", obj.src.key, self.src.name()),
+                    retryable: true,
+                    cancelled: false,
+                })?,
+                _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+            };
+            let Some(bytes) = next else { break };
+            let n = bytes.len() as u64;
+            seen += n;
+            hasher.update(&bytes);
+            tokio::select! {
+                r = writer.write(bytes) => r.map_err(|e| CopyError::storage(&format!("uploading '{}'", obj.dst_key), &self.dst, e))?,
+                _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
+            }
+            *counted += n;
+            self.progress.moved(&obj.src.key, n);
+        }
+        check_length(obj, seen)?;
+        // The stream is many ranged reads: all of them of one version, or the upload is aborted.
+        self.check_unchanged(obj).await?;
+        Ok(hasher.finalize())
     }
 
     /// Same store on both sides: the service copies; mbx only reads to hash, unless the source manifest
