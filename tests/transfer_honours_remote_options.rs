@@ -20,18 +20,24 @@ fn like(base: &str, name: &str, extra: &str) -> String {
     text + extra
 }
 
-/// Sends a 13 MiB object and a small one in 5 MiB parts, verified by reading them back; the object's bytes
-/// at the destination are the source's.
-async fn sends_verified(config: &Path, to: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = unique("honours");
+/// A tree of `big.bin` (`size` bytes) and a small file on the `local` test remote, under a new root.
+async fn local_tree(test: &str, size: usize) -> (String, Tree) {
+    let root = unique(test);
     let tree: Tree = [
-        ("big.bin".to_string(), bytes(7, 13 << 20)),
+        ("big.bin".to_string(), bytes(size as u64, size)),
         ("small.txt".to_string(), b"small".to_vec()),
     ]
     .into_iter()
     .collect();
     put_tree(&remote("local"), &root, &tree).await;
+    (root, tree)
+}
+
+/// Sends a 13 MiB object and a small one in 5 MiB parts, verified by reading them back; returns the root,
+/// which holds them at `ROOT/ROOT/` on `to`.
+async fn sends_verified(config: &Path, to: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (root, _) = local_tree("honours", 13 << 20).await;
     let out = mbx_with(
         config,
         dir.path(),
@@ -53,6 +59,7 @@ async fn sends_verified(config: &Path, to: &str) {
         Some(0),
         "{s}"
     );
+    root
 }
 
 /// `checksum_algorithm = "crc32c"`: the store records CRC32C as the large object's algorithm (moto keeps what
@@ -67,28 +74,10 @@ async fn a_checksum_algorithm_is_on_large_objects() {
         + "\n"
         + &like("moto", "moto_md5", "checksum_algorithm = \"md5\"\n");
     let config = remotes_file_with(dir.path(), &extra);
-    sends_verified(&config, "moto_crc").await;
+    let root = sends_verified(&config, "moto_crc").await;
     sends_verified(&config, "moto_md5").await;
 
-    // The algorithm the upload was started with, as the store reports it.
-    let root = unique("crc-head");
-    let tree: Tree = [("big.bin".to_string(), bytes(9, 11 << 20))]
-        .into_iter()
-        .collect();
-    put_tree(&remote("local"), &root, &tree).await;
-    let state = tempfile::tempdir().unwrap();
-    let out = mbx_with(
-        &config,
-        state.path(),
-        &[
-            "transfer",
-            &format!("local:{root}"),
-            &format!("moto_crc:{root}/"),
-            "--part-size",
-            "5MiB",
-        ],
-    );
-    assert_exit(&out, 0);
+    // The algorithm the large object's upload was started with, as the store reports it.
     let url = format!(
         "{}/{}/{root}/{root}/big.bin",
         remote_option("moto", "endpoint"),
@@ -122,11 +111,7 @@ async fn a_crc32c_upload_resumes_after_kill_9() {
         dir.path(),
         &like("moto", "moto_crc", "checksum_algorithm = \"crc32c\"\n"),
     );
-    let root = unique("crc-resume");
-    let tree: Tree = [("big.bin".to_string(), bytes(11, 40 << 20))]
-        .into_iter()
-        .collect();
-    put_tree(&remote("local"), &root, &tree).await;
+    let (root, tree) = local_tree("crc-resume", 40 << 20).await;
     let state = tempfile::tempdir().unwrap();
     let args = [
         "--json",

@@ -352,6 +352,19 @@ impl InsideRoot {
     }
 }
 
+/// The configuration of remote `name` in the remotes file `text` (read without the environment), for unit
+/// tests.
+#[cfg(test)]
+pub(crate) fn config_for_tests(text: &str, name: &str) -> RemoteConfig {
+    let config = crate::config::RemotesConfig::parse(
+        text,
+        crate::config::ConfigSource::Embedded,
+        &Default::default(),
+    )
+    .expect("a valid test remotes file");
+    config.get(name).expect("the test remote").clone()
+}
+
 /// The configuration of a local (`fs`) remote rooted at `root`, for unit tests.
 #[cfg(test)]
 pub(crate) fn local_config_for_tests(name: &str, root: &std::path::Path) -> RemoteConfig {
@@ -359,13 +372,7 @@ pub(crate) fn local_config_for_tests(name: &str, root: &std::path::Path) -> Remo
         "[remotes.{name}]\ntype = \"fs\"\nroot = {:?}\n",
         root.display().to_string()
     );
-    let config = crate::config::RemotesConfig::parse(
-        &text,
-        crate::config::ConfigSource::Embedded,
-        &Default::default(),
-    )
-    .expect("a valid test remote");
-    config.get(name).expect("the test remote").clone()
+    config_for_tests(&text, name)
 }
 
 /// A local (`fs`) remote rooted at `root`, for unit tests.

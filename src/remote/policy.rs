@@ -439,13 +439,7 @@ mod tests {
 
     fn remote(toml_body: &str) -> Remote {
         let text = format!("[remotes.r]\n{toml_body}");
-        let config = crate::config::RemotesConfig::parse(
-            &text,
-            crate::config::ConfigSource::Embedded,
-            &Default::default(),
-        )
-        .expect("a valid test remote");
-        Remote::open(config.get("r").expect("the test remote")).expect("an openable remote")
+        Remote::open(&crate::remote::config_for_tests(&text, "r")).expect("an openable remote")
     }
 
     /// `max_requests` is one count for the remote: while the upload client's side holds the only slot,

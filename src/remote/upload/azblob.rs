@@ -366,17 +366,9 @@ mod tests {
     async fn a_part_copied_on_the_server_reads_its_source_through_a_read_only_sas() {
         let text = "[remotes.z]\ntype = \"azblob\"\ncontainer = \"c\"\naccount_name = \"acct\"\n\
                     account_key = \"a2V5a2V5a2V5a2V5\"\nendpoint = \"http://127.0.0.1:9/acct\"\nroot = \"/bk\"\n";
-        let c = crate::config::RemotesConfig::parse(
-            text,
-            crate::config::ConfigSource::Embedded,
-            &Default::default(),
-        )
-        .unwrap();
-        let u = AzblobUploads::new(
-            c.get("z").unwrap(),
-            crate::remote::RequestPolicy::for_remote(c.get("z").unwrap()),
-        )
-        .unwrap();
+        let config = crate::remote::config_for_tests(text, "z");
+        let u =
+            AzblobUploads::new(&config, crate::remote::RequestPolicy::for_remote(&config)).unwrap();
         let h: HashMap<_, _> = u
             .copy_part_headers("copying", "d/x.bin", (4 << 20, 4 << 20), Some("\"0x8\""))
             .await
@@ -414,13 +406,7 @@ mod tests {
              account_key = \"a2V5a2V5a2V5a2V5\"\nendpoint = \"{endpoint}/acct\"\n\
              encryption_key = \"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\"\n"
         );
-        let c = crate::config::RemotesConfig::parse(
-            &text,
-            crate::config::ConfigSource::Embedded,
-            &Default::default(),
-        )
-        .unwrap();
-        let config = c.get("z").unwrap();
+        let config = &crate::remote::config_for_tests(&text, "z");
         assert!(!config.copies_on_server());
         let u =
             AzblobUploads::new(config, crate::remote::RequestPolicy::for_remote(config)).unwrap();

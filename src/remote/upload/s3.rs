@@ -685,16 +685,8 @@ mod tests {
             "[remotes.s]\ntype = \"s3\"\nbucket = \"b\"\nendpoint = \"{endpoint}\"\n\
              access_key_id = \"ak\"\nsecret_access_key = \"sk\"\n{extra}"
         );
-        let c = crate::config::RemotesConfig::parse(
-            &text,
-            crate::config::ConfigSource::Embedded,
-            &Default::default(),
-        )
-        .unwrap();
-        S3Uploads::new(
-            c.get("s").unwrap(),
-            crate::remote::RequestPolicy::for_remote(c.get("s").unwrap()),
-        )
+        let config = crate::remote::config_for_tests(&text, "s");
+        S3Uploads::new(&config, crate::remote::RequestPolicy::for_remote(&config))
     }
 
     #[tokio::test]
@@ -913,13 +905,7 @@ mod tests {
         let text = "[remotes.s]\ntype = \"s3\"\nbucket = \"b\"\nregion = \"eu-west-1\"\naccess_key_id = \"AKIAOWN\"\n\
                     secret_access_key = \"own\"\nrole_arn = \"arn:aws:iam::123456789012:role/backup\"\n\
                     external_id = \"tenant-7\"\nrole_session_name = \"mbx-test\"\n";
-        let c = crate::config::RemotesConfig::parse(
-            text,
-            crate::config::ConfigSource::Embedded,
-            &Default::default(),
-        )
-        .unwrap();
-        let config = c.get("s").unwrap();
+        let config = &crate::remote::config_for_tests(text, "s");
         let sts = FakeSts::default();
         let ctx = Context::new().with_http_send(sts.clone()).with_env(OsEnv);
         let signer = Signer::new(
