@@ -76,7 +76,7 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
 
     // 1. create on A, unless a finished backup of that name is there.
     let a_dir = from.backup_dir(&name);
-    if finished(&from, &a_dir).await? {
+    if from.holds_finished(&a_dir).await? {
         note(&format!("1/3 create: done before ({}:{a_dir})", args.from));
     } else {
         note(&format!("1/3 create on {}", args.from));
@@ -193,16 +193,6 @@ fn stopped<T>(r: Result<T, MilvusError>) -> anyhow::Result<Option<ExitCode>> {
         }
         Err(e) => Err(bad(e)),
     }
-}
-
-/// A backup is finished when its `full_meta.json` (written last) is there.
-async fn finished(site: &BackupSite, dir: &str) -> anyhow::Result<bool> {
-    let key = milvus::meta::meta_key(dir, milvus::meta::FULL_META_FILE);
-    site.backups
-        .op()
-        .exists(&key)
-        .await
-        .map_err(|e| anyhow::anyhow!("checking {}:{key}: {e}", site.backups.name()))
 }
 
 /// The state file of this migration: named after what it moves, so the same command finds it again.

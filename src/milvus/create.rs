@@ -343,7 +343,7 @@ async fn backup_exists(site: &BackupSite, dir: &str) -> Result<bool, MilvusError
             .await
             .map_err(|e| storage_err(&site.backups, &format!("checking {key}"), e))
     };
-    if exists(meta::meta_key(dir, meta::FULL_META_FILE)).await? {
+    if site.holds_finished(dir).await? {
         return Ok(true);
     }
     let ours = exists(format!("{dir}{}", transfer::MANIFEST_KEY)).await?;

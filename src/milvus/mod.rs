@@ -137,6 +137,17 @@ impl BackupSite {
         meta::backup_dir(self.milvus.backup_root.trim_matches('/'), name)
     }
 
+    /// Whether the backup folder `dir` holds a finished backup: its full meta, which `create` (mbx's and
+    /// milvus-backup's alike) writes last.
+    pub async fn holds_finished(&self, dir: &str) -> Result<bool, MilvusError> {
+        let key = meta::meta_key(dir, meta::FULL_META_FILE);
+        self.backups
+            .op()
+            .exists(&key)
+            .await
+            .map_err(|e| storage_err(&self.backups, &format!("checking {key}"), e))
+    }
+
     /// The key prefix Milvus itself gives to a key of the storage remote: the remote's root inside the bucket.
     pub(crate) fn bucket_prefix(&self) -> String {
         let root = self

@@ -1359,38 +1359,22 @@ impl RestoreJournal {
     /// Opens (creating it, `0600` in a `0700` folder: it names the backup and the Milvus) and locks the journal
     /// of one restore; a second run of the same restore finds it locked and gets `WouldBlock`.
     fn open(state_dir: &std::path::Path, identity: &str) -> std::io::Result<RestoreJournal> {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
         let dir = state_dir.join("restores");
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+        crate::transfer::private_dir(&dir)?;
         let path = dir.join(format!(
             "{}.jsonl",
             &blake3::hash(identity.as_bytes()).to_hex()[..24]
         ));
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .mode(0o600)
-            .open(&path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::WouldBlock,
-                    format!(
-                        "another mbx is running this same restore (it holds {}); wait for it, or stop it, \
-                         then run again",
-                        path.display()
-                    ),
-                ));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(e),
-        }
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        let Some(file) = crate::transfer::lock_exclusive(&path)? else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::WouldBlock,
+                format!(
+                    "another mbx is running this same restore (it holds {}); wait for it, or stop it, \
+                     then run again",
+                    path.display()
+                ),
+            ));
+        };
         let (mut created, mut imported) = (HashSet::new(), HashSet::new());
         let mut started = std::collections::HashMap::new();
         for line in std::io::BufReader::new(&file).lines().map_while(Result::ok) {

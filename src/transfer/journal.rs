@@ -426,10 +426,20 @@ pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
 /// Tries at taking a journal's lock, 50 ms apart, before another run is said to hold it.
 const BUSY_ATTEMPTS: u32 = 10;
 
-/// Opens the journal at `path` (created `0600`) and takes its exclusive lock without waiting. The lock is
-/// on the open file: if a finishing run removed the path between our open and our lock, the file we locked
-/// is no longer the journal, so open the path again.
+/// Opens the journal at `path` (created `0600`) and takes its exclusive lock (see [`lock_exclusive`]).
 fn lock_journal(path: &Path) -> Result<std::fs::File, OpenError> {
+    lock_exclusive(path)?.ok_or_else(|| OpenError::Busy {
+        path: path.to_path_buf(),
+        run: load(path).run,
+    })
+}
+
+/// Opens the state file at `path` (created `0600`; appending, readable) and takes its exclusive lock, or
+/// `None` while another process holds it: one run at a time per journal, transfer's and restore's alike.
+/// `mbx cleanup` takes a lock for a moment to see whether a run holds it, so a held lock is tried again for
+/// half a second before it counts. The lock is on the open file: if a finishing run removed the path between
+/// our open and our lock, the file we locked is no longer the journal, so the path is opened again.
+pub(crate) fn lock_exclusive(path: &Path) -> std::io::Result<Option<std::fs::File>> {
     loop {
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -437,7 +447,6 @@ fn lock_journal(path: &Path) -> Result<std::fs::File, OpenError> {
             .read(true)
             .mode(0o600)
             .open(path)?;
-        // `mbx cleanup` takes a journal's lock for a moment to see whether a run holds it: wait that out.
         let mut attempts = 0;
         loop {
             match file.try_lock() {
@@ -446,24 +455,19 @@ fn lock_journal(path: &Path) -> Result<std::fs::File, OpenError> {
                     attempts += 1;
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(std::fs::TryLockError::WouldBlock) => {
-                    return Err(OpenError::Busy {
-                        path: path.to_path_buf(),
-                        run: load(path).run,
-                    });
-                }
-                Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
             }
         }
         let ours = file.metadata()?;
         match std::fs::metadata(path) {
             Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {
                 file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-                return Ok(file);
+                return Ok(Some(file));
             }
             Ok(_) => continue,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(e),
         }
     }
 }

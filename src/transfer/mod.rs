@@ -34,6 +34,7 @@ pub use cleanup::{CleanedUpload, CleanupReport, CleanupScope, cleanup_journals, 
 pub(crate) use events::Events;
 pub use events::{Event, Outcome, Reporter, Stage};
 pub use journal::default_state_dir;
+pub(crate) use journal::{lock_exclusive, private_dir};
 pub use manifest::{MANIFEST_KEY, META_BLAKE3, Manifest, ManifestEntry, ManifestError};
 pub(crate) use verify::verify_tree_with;
 pub use verify::{Mismatch, VerifyReport, verify_tree};
