@@ -130,9 +130,10 @@ pub async fn create_backup(
         rbac::check(server, client.address(), "create")?;
     }
     let namespaces = resolve_namespaces(site, &client, &options).await?;
+    let described = describe_collections(site, &namespaces).await?;
     let gc = if options.pause_gc {
-        let ids = if gc::per_collection(server) {
-            collection_ids(site, &namespaces).await?
+        let ids: Vec<i64> = if gc::per_collection(server) {
+            described.values().map(|d| d.collection_id).collect()
         } else {
             Vec::new()
         };
@@ -149,6 +150,7 @@ pub async fn create_backup(
         cancel: &cancel,
         started,
         server,
+        described,
     };
     // The pause ends however the backup does: done, failed or interrupted.
     let result = back_up(&job, version, &namespaces).await;
@@ -166,14 +168,17 @@ struct Job<'a> {
     cancel: &'a CancellationToken,
     started: Instant,
     server: compat::MilvusVersion,
+    /// Each collection's description (database, collection), taken once: its id for a per-collection GC
+    /// pause, and its schema and properties for the backup.
+    described: BTreeMap<(String, String), pb::DescribeCollectionResponse>,
 }
 
-/// The ids of the collections to back up (for collection-level GC pauses).
-async fn collection_ids(
+/// The description of each collection to back up (DescribeCollection), by database and collection.
+async fn describe_collections(
     site: &BackupSite,
     namespaces: &BTreeMap<String, Vec<String>>,
-) -> Result<Vec<i64>, MilvusError> {
-    let mut ids = Vec::new();
+) -> Result<BTreeMap<(String, String), pb::DescribeCollectionResponse>, MilvusError> {
+    let mut described = BTreeMap::new();
     for (db, colls) in namespaces {
         let client = MilvusClient::connect(&site.milvus, db).await?;
         for coll in colls {
@@ -186,10 +191,10 @@ async fn collection_ids(
             check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
                 MilvusError::BadInput(format!("collection '{coll}' in database '{db}': {e}"))
             })?;
-            ids.push(d.collection_id);
+            described.insert((db.clone(), coll.clone()), d);
         }
     }
-    Ok(ids)
+    Ok(described)
 }
 
 /// Each database's id and properties (DescribeDatabase, Milvus 2.4.3+), as milvus-backup records them in
@@ -236,8 +241,17 @@ async fn back_up(
         let client = MilvusClient::connect(&site.milvus, db).await?;
         for coll in colls {
             progress.note(&format!("collection {db}.{coll}: describe, flush"));
+            let d = job
+                .described
+                .get(&(db.clone(), coll.clone()))
+                .cloned()
+                .ok_or_else(|| {
+                    MilvusError::BadInput(format!(
+                        "collection '{coll}' in database '{db}' was not described"
+                    ))
+                })?;
             let (c, segs) =
-                describe_and_flush(&client, site, db, coll, options, &dir, &info.id).await?;
+                describe_and_flush(&client, site, (db, coll, d), options, &dir, &info.id).await?;
             objects.extend(segs);
             info.collection_backups.push(c);
         }
@@ -447,27 +461,16 @@ async fn show_collections(client: &MilvusClient) -> Result<Vec<String>, MilvusEr
         .collection_names)
 }
 
-/// Describes a collection, flushes it, and lists its segments' binlogs: the collection's meta, and the
-/// objects to copy.
-#[allow(clippy::too_many_arguments)]
+/// From a collection's description `d` (see [`describe_collections`]): its indexes, load state and
+/// partitions, a flush, and its segments' binlogs; the collection's meta, and the objects to copy.
 async fn describe_and_flush(
     client: &MilvusClient,
     site: &BackupSite,
-    db: &str,
-    coll: &str,
+    (db, coll, d): (&str, &str, pb::DescribeCollectionResponse),
     options: &CreateOptions,
     dir: &str,
     id: &str,
 ) -> Result<(CollectionBackupInfo, Vec<SourceObject>), MilvusError> {
-    let d = client
-        .describe_collection(pb::DescribeCollectionRequest {
-            collection_name: coll.into(),
-            ..Default::default()
-        })
-        .await?;
-    check(d.status.as_ref(), "DescribeCollection").map_err(|e| {
-        MilvusError::BadInput(format!("collection '{coll}' in database '{db}': {e}"))
-    })?;
     let schema = d.schema.as_ref().map(schema::to_meta);
     let indexes = describe_indexes(client, coll).await?;
     let load_state = load_state(client, coll).await?;
