@@ -158,8 +158,138 @@ fn shard_arguments_are_checked() {
         &["l:a", "l:b", "--shards", "3"],
         &["l:a", "l:b", "--finish"],
         &["l:a", "l:b", "--shard", "0/2", "--finish", "--shards", "2"],
+        &["l:a", "l:b", "--shard", "0/2", "--shards", "2"],
     ] {
         let out = run(&config, &dir.path().join("state"), args);
         assert_exit(&out, 2);
     }
+}
+
+/// A tree of small objects and a few larger ones under `root/src/tree`, with fs remotes `src` and `dst`;
+/// returns the remotes file and the tree.
+fn fs_tree(root: &Path, small: u64, large: u64) -> (std::path::PathBuf, Tree) {
+    let mut tree = Tree::new();
+    for i in 0..small {
+        tree.insert(format!("binlogs/insert_log/1/2/{i}/0/1"), bytes(i, 2000));
+    }
+    for i in 0..large {
+        tree.insert(
+            format!("binlogs/insert_log/1/2/big{i}/0/1"),
+            bytes(100 + i, 9 << 20),
+        );
+    }
+    for (k, v) in &tree {
+        let p = root.join("src/tree").join(k);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, v).unwrap();
+    }
+    std::fs::create_dir_all(root.join("dst")).unwrap();
+    let config = root.join("remotes.toml");
+    let remote = |n: &str| {
+        format!(
+            "[remotes.{n}]\ntype = \"fs\"\nroot = \"{}\"\n",
+            root.join(n).display()
+        )
+    };
+    std::fs::write(&config, [remote("src"), remote("dst")].concat()).unwrap();
+    (config, tree)
+}
+
+/// The merged tree at `root/dst/copy` is `tree`, with its manifest and without the shards', and verifies.
+fn assert_merged(root: &Path, config: &Path, tree: &Tree) {
+    assert!(
+        root.join("dst/copy/.mbx/manifest.json").exists(),
+        "the tree's manifest"
+    );
+    let left: Vec<_> = std::fs::read_dir(root.join("dst/copy/.mbx/shards/4"))
+        .map(|d| d.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "shard manifests left: {left:?}");
+    for (k, v) in tree {
+        assert_eq!(
+            &std::fs::read(root.join("dst/copy").join(k)).unwrap(),
+            v,
+            "{k}"
+        );
+    }
+    assert_exit(
+        &mbx_with(config, &root.join("state-v"), &["verify", "dst:copy"]),
+        0,
+    );
+}
+
+/// `--shard K/N --finish`: a shard that completes before the others only says so; the last one to complete
+/// merges the manifests, as `--shards N --finish` would.
+#[test]
+fn the_last_shard_to_complete_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (config, tree) = fs_tree(root, 40, 3);
+    for k in 0..4 {
+        let state = root.join(format!("state{k}"));
+        let out = run(
+            &config,
+            &state,
+            &[
+                "src:tree",
+                "dst:copy",
+                "--shard",
+                &format!("{k}/4"),
+                "--finish",
+            ],
+        );
+        assert_exit(&out, 0);
+        let merged = root.join("dst/copy/.mbx/manifest.json").exists();
+        assert_eq!(
+            merged,
+            k == 3,
+            "after shard {k}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // With --json, notes are events on stdout.
+        let said = String::from_utf8_lossy(&out.stdout).to_string();
+        let expected = if k == 3 {
+            "completed last"
+        } else {
+            "the last of the 4 shards"
+        };
+        assert!(said.contains(expected), "shard {k}: {said}");
+        if k == 3 {
+            assert_eq!(
+                summary(&out)["manifest"],
+                "dst:copy/.mbx/manifest.json",
+                "{said}"
+            );
+        }
+    }
+    assert_merged(root, &config, &tree);
+}
+
+/// Four shards run at once, each with `--finish`: however their ends fall (two may see all four manifests at
+/// the same time), every one exits 0 and the tree is merged once, whole.
+#[test]
+fn shards_that_complete_together_merge_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (config, tree) = fs_tree(root, 200, 0);
+    let children: Vec<_> = (0..4)
+        .map(|k| {
+            let state = root.join(format!("state{k}"));
+            let args = [
+                "--json",
+                "transfer",
+                "src:tree",
+                "dst:copy",
+                "--shard",
+                &format!("{k}/4"),
+                "--finish",
+            ];
+            spawn_mbx_with(&config, &state, &args)
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert_exit(&out, 0);
+    }
+    assert_merged(root, &config, &tree);
 }

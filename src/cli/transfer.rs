@@ -48,15 +48,16 @@ pub(crate) struct Args {
     follow_links: bool,
     /// Copy only shard K of N (K from 0, e.g. `$JOB_COMPLETION_INDEX/8` in a Kubernetes Indexed Job): the
     /// objects whose key hashes to K. Each shard has its own journal and leaves the manifest of its share;
-    /// `--shards N --finish` then merges them.
-    #[arg(long, value_parser = mbx::transfer::Shard::parse, value_name = "K/N", conflicts_with_all = ["finish", "shards"])]
+    /// `--shards N --finish` then merges them, or, with `--shard K/N --finish`, the last shard to complete does.
+    #[arg(long, value_parser = mbx::transfer::Shard::parse, value_name = "K/N", conflicts_with = "shards")]
     shard: Option<mbx::transfer::Shard>,
     /// With --finish: the number of shards the transfer was split into.
     #[arg(long, value_name = "N", requires = "finish", value_parser = clap::value_parser!(u32).range(1..=i64::from(mbx::transfer::MAX_SHARDS)))]
     shards: Option<u32>,
-    /// Check that every shard of `--shards N` completed and every source object is in one of their manifests,
-    /// then write the tree's manifest from theirs (with --verify, then verify the tree).
-    #[arg(long, requires = "shards")]
+    /// With --shards N: check that every shard completed and every source object is in one of their manifests,
+    /// then write the tree's manifest from theirs (with --verify, then verify the tree). With --shard K/N: once
+    /// this shard has completed, do the same if every other shard has too (the last shard to complete merges).
+    #[arg(long)]
     finish: bool,
     /// Bandwidth limit per remote, bytes per second (e.g. 10MiB); 0 is no limit (also over a remote's own).
     #[arg(long, value_parser = size_arg, value_name = "SIZE")]
@@ -169,6 +170,14 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         options.links = mbx::transfer::Links::Follow;
     }
     options.shard = args.shard;
+    if args.finish && args.shards.is_none() && args.shard.is_none() {
+        return Err(BadInput(
+            "--finish needs --shards N (merge the shards now) or --shard K/N (merge once this shard and all \
+             others have completed)"
+                .into(),
+        )
+        .into());
+    }
     let progress = ctx.progress();
     if let (true, Some(count)) = (args.finish, args.shards) {
         let summary = mbx::transfer::finish_shards(
@@ -184,16 +193,44 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
         print_summary(ctx, &summary);
         return Ok(exit_code(summary.interrupted, summary.ok()));
     }
-    let summary = transfer(
+    let mut summary = transfer(
         &src,
         &src_path,
         &dst,
         &dst_path,
-        options,
+        options.clone(),
         progress.clone(),
         ctx.cancel.clone(),
     )
     .await?;
+    if let (true, Some(shard)) = (args.finish, args.shard)
+        && summary.ok()
+        && !summary.interrupted
+        && !args.dry_run
+    {
+        let merged = mbx::transfer::finish_if_last(
+            (&src, &src_path),
+            (&dst, &dst_path),
+            shard,
+            options,
+            progress.clone(),
+            ctx.cancel.clone(),
+        )
+        .await?;
+        match merged {
+            Some(merged) => {
+                progress.note(&format!(
+                    "shard {shard} completed last: merged the manifests of all {} shards",
+                    shard.count
+                ));
+                summary.manifest = merged.manifest;
+            }
+            None => progress.note(&format!(
+                "shard {shard} completed; the last of the {} shards to complete merges their manifests",
+                shard.count
+            )),
+        }
+    }
     progress.finish();
     print_summary(ctx, &summary);
     Ok(exit_code(summary.interrupted, summary.ok()))

@@ -87,7 +87,11 @@ pub enum TransferError {
     /// Another run of the same transfer is running (it holds the journal); nothing was done.
     #[error("{0}")]
     Busy(String),
-    /// Not every part of the work is done yet (shards that have not completed); nothing was written.
+    /// Not every shard has completed (or another run merged them already); nothing was written.
+    #[error("{0}")]
+    ShardsPending(String),
+    /// Source objects are in no shard's manifest (the source changed since the shards ran); nothing was
+    /// written.
     #[error("{0}")]
     Incomplete(String),
     /// The local journal could not be used.
@@ -381,6 +385,44 @@ pub async fn finish_shards(
         summary.verify = Some(report);
     }
     Ok(summary)
+}
+
+/// For shard `shard`, which has just completed: when every other shard has too, merges their manifests as
+/// [`finish_shards`] does (the last shard to finish merges; each shard verified its own share, so the merge
+/// reads nothing back). `None` while a shard has not completed, or when another shard that finished at the same
+/// time merged them first.
+pub async fn finish_if_last(
+    (src, src_path): (&Remote, &RemotePath),
+    (dst, dst_path): (&Remote, &RemotePath),
+    shard: Shard,
+    mut options: TransferOptions,
+    reporter: Arc<dyn Reporter>,
+    cancel: CancellationToken,
+) -> Result<Option<Summary>, TransferError> {
+    options.verify = false;
+    options.shard = None;
+    let merged = finish_shards(
+        (src, src_path),
+        (dst, dst_path),
+        shard.count,
+        options.clone(),
+        reporter,
+        cancel,
+    )
+    .await;
+    match merged {
+        Ok(summary) => Ok(Some(summary)),
+        Err(TransferError::ShardsPending(_)) => Ok(None),
+        Err(e) => {
+            // Two last shards merge at once: the one that finishes first removes the shard manifests the other
+            // is reading. Its tree manifest, with none of theirs left, tells that apart from a failure.
+            let (ends, _) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
+            match shard::merged_by_another(dst, &ends, shard.count).await {
+                true => Ok(None),
+                false => Err(e),
+            }
+        }
+    }
 }
 
 /// What a manifest names as its tree's source.

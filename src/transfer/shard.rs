@@ -114,7 +114,7 @@ pub(crate) async fn finish(
         }
     }
     if !missing_shards.is_empty() {
-        return Err(TransferError::Incomplete(format!(
+        return Err(TransferError::ShardsPending(format!(
             "shards {} of {count} have not completed (no manifest at {}:{}): run `--shard K/{count}` for each, \
              then --finish again",
             missing_shards.join(", "),
@@ -206,6 +206,29 @@ pub(crate) async fn finish(
     }
     summary.manifest = Some(written);
     Ok(summary)
+}
+
+/// Whether another run merged the `count` shards of the transfer `ends`: the tree's manifest is there and,
+/// within a few seconds (that run may still be removing them), none of the shards' is.
+pub(crate) async fn merged_by_another(dst: &Remote, ends: &Endpoints, count: u32) -> bool {
+    let exists = |key: String| async move { dst.op().exists(&key).await.unwrap_or(false) };
+    if !exists(join_key(ends.dst_root(), MANIFEST_KEY)).await {
+        return false;
+    }
+    for _ in 0..50 {
+        let mut left = false;
+        for index in 0..count {
+            if exists(shard_manifest_key(ends.dst_root(), index, count)).await {
+                left = true;
+                break;
+            }
+        }
+        if !left {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 async fn next_of(
