@@ -9,15 +9,7 @@ use support::*;
 
 /// The remote `name` on the test server `base` (its endpoint and keys), with `extra` options.
 fn like(base: &str, name: &str, extra: &str) -> String {
-    let keys = ["endpoint", "bucket", "access_key_id", "secret_access_key"];
-    let mut text = format!(
-        "[remotes.{name}]\ntype = \"{}\"\n",
-        remote(base).config().kind
-    );
-    for k in keys {
-        text.push_str(&format!("{k} = \"{}\"\n", remote_option(base, k)));
-    }
-    text + extra
+    s3_remote_like(base, name, &remote_option(base, "endpoint"), extra)
 }
 
 /// A tree of `big.bin` (`size` bytes) and a small file on the `local` test remote, under a new root.

@@ -70,13 +70,7 @@ fn kill9_after_a_part_landed(mut child: Child, state: &Path) -> bool {
 
 /// A `[remotes.NAME]` section for the S3 server of test remote `base`, reached through `proxy`.
 fn through_proxy(proxy: &FaultProxy, base: &str, name: &str, extra: &str) -> String {
-    format!(
-        "[remotes.{name}]\ntype = \"minio\"\nendpoint = \"{}\"\nbucket = \"{}\"\naccess_key_id = \"{}\"\nsecret_access_key = \"{}\"\n{extra}\n",
-        proxy.endpoint(),
-        remote_option(base, "bucket"),
-        remote_option(base, "access_key_id"),
-        remote_option(base, "secret_access_key"),
-    )
+    s3_remote_like(base, name, &proxy.endpoint(), extra)
 }
 
 fn large_tree(sizes: &[u64], small: usize) -> Tree {

@@ -236,6 +236,19 @@ pub fn mbx_with(config: &std::path::Path, state: &std::path::Path, args: &[&str]
         .expect("run mbx")
 }
 
+/// A `[remotes.NAME]` section for the S3 server of test remote `base` (its type, bucket and keys), reached at
+/// `endpoint` (its own, or a proxy's in front of it), with `extra` options.
+pub fn s3_remote_like(base: &str, name: &str, endpoint: &str, extra: &str) -> String {
+    let mut text = format!(
+        "[remotes.{name}]\ntype = \"{}\"\nendpoint = \"{endpoint}\"\n",
+        remote(base).config().kind
+    );
+    for k in ["bucket", "access_key_id", "secret_access_key"] {
+        text.push_str(&format!("{k} = \"{}\"\n", remote_option(base, k)));
+    }
+    text + extra + "\n"
+}
+
 /// The option `key` of remote `name` in the test remotes file.
 pub fn remote_option(name: &str, key: &str) -> String {
     remote(name)
