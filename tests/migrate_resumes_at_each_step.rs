@@ -125,3 +125,53 @@ async fn migrate_goes_on_where_it_stopped() {
         .unwrap_or(0);
     assert_eq!(left, 0, "a finished migration left its state behind");
 }
+
+/// `migrate --shard K/2`: two processes share one migration. Shard 1 starts first and waits for shard 0's
+/// backup; each sends its share; shard 0 restores once both shares are merged, and B has the collection as A.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_shards_share_one_migration() {
+    if skip_without_servers() {
+        return;
+    }
+    let coll = unique("ms").replace('-', "_");
+    milvus_scenario(&["seed", "--addr", &milvus_addr("a"), "--collection", &coll]);
+    let name = format!("ms{}", std::process::id());
+    let spawn = |k: u32| {
+        let state = tempfile::tempdir().unwrap();
+        let mut args = migrate_args(&coll, "_sh");
+        let shard = format!("{k}/2");
+        args.extend(["-n", &name, "--shard", &shard]);
+        let child = spawn_mbx_with(&remotes_file(), state.path(), &args);
+        (state, child)
+    };
+    let (_s1, one) = spawn(1);
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let (_s0, zero) = spawn(0);
+    let (one, zero) = (
+        one.wait_with_output().unwrap(),
+        zero.wait_with_output().unwrap(),
+    );
+    assert_exit(&one, 0);
+    assert_exit(&zero, 0);
+    assert!(
+        notes(&one).contains("waiting for shard 0"),
+        "{}",
+        notes(&one)
+    );
+    assert!(notes(&one).contains("shard 0 restores"), "{}", notes(&one));
+    assert!(notes(&zero).contains("3/3 restore"), "{}", notes(&zero));
+    assert!(
+        !notes(&one).contains("3/3 restore"),
+        "shard 1 restored: {}",
+        notes(&one)
+    );
+    let b = remote("milvus_b");
+    assert!(
+        b.op()
+            .exists(&format!("backup/{name}/.mbx/manifest.json"))
+            .await
+            .unwrap(),
+        "the shards' manifests are merged at B"
+    );
+    assert_same_collection("a", &coll, "b", &format!("{coll}_sh"));
+}

@@ -3,6 +3,11 @@
 //! remembers the backup's name, so the same command run again after any interruption goes on where it
 //! stopped: a finished backup is not made again, landed objects are not sent again, imported segments are not
 //! imported again.
+//!
+//! With `--shard K/N` (and `--name`), N processes or pods share the migration: shard 0 creates the backup and
+//! the others wait for it; each sends its share of the objects (the last to complete merges the manifests, as
+//! `transfer --shard K/N --finish`); shard 0 then waits for the merged tree and restores. One creator and one
+//! restorer, whatever order the shards end in.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -54,6 +59,14 @@ pub(crate) struct Args {
     /// Do not pause A's garbage collection while the backup copies.
     #[arg(long)]
     no_gc_pause: bool,
+    /// Share the migration between N processes or pods (K from 0, e.g. `$JOB_COMPLETION_INDEX/8`); needs
+    /// --name. Shard 0 creates and restores, every shard sends its share of the objects.
+    #[arg(long, value_parser = mbx::transfer::Shard::parse, value_name = "K/N", requires = "name")]
+    shard: Option<mbx::transfer::Shard>,
+    /// With --shard: how long a shard waits for another's step (shard 0's backup, or the other shards'
+    /// shares) before it gives up.
+    #[arg(long, value_parser = mbx::config::parse_duration, default_value = "12h", value_name = "DURATION")]
+    shard_wait: Duration,
     #[command(flatten)]
     tuning: Tuning,
 }
@@ -68,7 +81,9 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let config = ctx.remotes()?;
     let open = |name: &str| BackupSite::open(&config, name).map_err(bad);
     let (from, to) = (open(&args.from)?, open(&args.to)?);
-    let transfer_options = args.tuning.options()?;
+    let mut transfer_options = args.tuning.options()?;
+    transfer_options.shard = args.shard;
+    let creates = args.shard.is_none_or(|s| s.index == 0);
     let state = state_file(&transfer_options.state_dir, &args);
     let name = backup_name(&state, args.name.as_deref())?;
     let progress = ctx.progress();
@@ -78,6 +93,15 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
     let a_dir = from.backup_dir(&name);
     if from.holds_finished(&a_dir).await? {
         note(&format!("1/3 create: done before ({}:{a_dir})", args.from));
+    } else if !creates {
+        note(&format!(
+            "1/3 create: waiting for shard 0 to create it ({}:{a_dir})",
+            args.from
+        ));
+        let made = wait_for(args.shard_wait, &ctx.cancel, || from.holds_finished(&a_dir)).await?;
+        if let Some(code) = made {
+            return Ok(code);
+        }
     } else {
         note(&format!("1/3 create on {}", args.from));
         let options = CreateOptions {
@@ -134,6 +158,43 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             summary.failed.len()
         );
         return Ok(ExitCode::from(exit::FAILED));
+    }
+    if let Some(shard) = args.shard {
+        let merged = mbx::transfer::finish_if_last(
+            (&from.backups, &src),
+            (&to.backups, &dst),
+            shard,
+            transfer_options.clone(),
+            progress.clone(),
+            ctx.cancel.clone(),
+        )
+        .await?;
+        if merged.is_some() {
+            note(&format!(
+                "2/3 transfer: shard {shard} completed last and merged the shards"
+            ));
+        }
+        if !creates {
+            note(&format!(
+                "shard {shard} sent its share; shard 0 restores on {}",
+                args.to
+            ));
+            let _ = std::fs::remove_file(&state);
+            progress.finish();
+            return Ok(ExitCode::SUCCESS);
+        }
+        note(&format!(
+            "2/3 transfer: waiting for every shard's share ({}:{b_dir})",
+            args.to
+        ));
+        let merged = wait_for(args.shard_wait, &ctx.cancel, || {
+            mbx::transfer::shards_merged(&to.backups, &dst, shard.count)
+        })
+        .await?;
+        if let Some(code) = merged {
+            return Ok(code);
+        }
+        transfer_options.shard = None;
     }
 
     // 3. restore on B (its own journal skips what an earlier run imported).
@@ -195,12 +256,48 @@ fn stopped<T>(r: Result<T, MilvusError>) -> anyhow::Result<Option<ExitCode>> {
     }
 }
 
+/// Polls `done` every 10 s until it says yes (`None`), for at most `limit`; the exit code when Ctrl-C stops the
+/// wait. Past `limit`, an error says what was waited for.
+async fn wait_for<F, Fut, E>(
+    limit: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+    done: F,
+) -> anyhow::Result<Option<ExitCode>>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, E>>,
+    E: Into<anyhow::Error>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if done().await.map_err(Into::into)? {
+            return Ok(None);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "gave up after --shard-wait {}s: the other shards' step is not done; run this shard again once it is",
+                limit.as_secs()
+            );
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(10).min(limit)) => {}
+            _ = cancel.cancelled() => {
+                eprintln!("interrupted: run the same command again to resume");
+                return Ok(Some(ExitCode::from(exit::INTERRUPTED)));
+            }
+        }
+    }
+}
+
 /// The state file of this migration: named after what it moves, so the same command finds it again.
 fn state_file(state_dir: &Path, args: &Args) -> PathBuf {
-    let identity = format!(
+    let mut identity = format!(
         "{}\n{}\n{}\n{:?}\n{:?}\n{:?}\n{:?}",
         args.from, args.to, args.database, args.collection, args.filter, args.suffix, args.rename
     );
+    if let Some(shard) = args.shard {
+        identity.push_str(&format!("\nshard {shard}"));
+    }
     state_dir.join("migrations").join(format!(
         "{}.json",
         &blake3::hash(identity.as_bytes()).to_hex()[..24]

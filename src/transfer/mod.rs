@@ -425,6 +425,21 @@ pub async fn finish_if_last(
     }
 }
 
+/// Whether the shards of the transfer into `dst_path` were merged: its tree's manifest is there and no shard's
+/// (for `migrate --shard`, whose shard 0 restores once every share has landed).
+pub async fn shards_merged(
+    dst: &Remote,
+    dst_path: &RemotePath,
+    count: u32,
+) -> Result<bool, TransferError> {
+    let root = dst_path.path.trim_end_matches('/');
+    let ends = plan::Endpoints::Tree {
+        src_root: String::new(),
+        dst_root: root.to_string(),
+    };
+    Ok(shard::merged_by_another(dst, &ends, count).await)
+}
+
 /// What a manifest names as its tree's source.
 fn manifest_source(src: &Remote, ends: &plan::Endpoints) -> String {
     format!("{}:{}", src.name(), ends.src_root())
