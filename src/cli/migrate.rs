@@ -256,7 +256,7 @@ fn stopped<T>(r: Result<T, MilvusError>) -> anyhow::Result<Option<ExitCode>> {
     }
 }
 
-/// Polls `done` every 10 s until it says yes (`None`), for at most `limit`; the exit code when Ctrl-C stops the
+/// Polls `done` every 2 s (one HEAD, or a few) until it says yes (`None`), for at most `limit`; the exit code when Ctrl-C stops the
 /// wait. Past `limit`, an error says what was waited for.
 async fn wait_for<F, Fut, E>(
     limit: Duration,
@@ -280,7 +280,7 @@ where
             );
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(10).min(limit)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(2).min(limit)) => {}
             _ = cancel.cancelled() => {
                 eprintln!("interrupted: run the same command again to resume");
                 return Ok(Some(ExitCode::from(exit::INTERRUPTED)));
