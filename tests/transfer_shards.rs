@@ -29,20 +29,7 @@ fn three_shards_one_killed_and_run_again_make_the_whole_tree() {
             bytes(100 + i, 12 << 20),
         );
     }
-    for (k, v) in &tree {
-        let p = root.join("src/tree").join(k);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, v).unwrap();
-    }
-    std::fs::create_dir_all(root.join("dst")).unwrap();
-    let config = root.join("remotes.toml");
-    let remote = |n: &str| {
-        format!(
-            "[remotes.{n}]\ntype = \"fs\"\nroot = \"{}\"\n",
-            root.join(n).display()
-        )
-    };
-    std::fs::write(&config, [remote("src"), remote("dst")].concat()).unwrap();
+    let config = write_tree(root, &tree);
     let state = |k: u32| root.join(format!("state{k}"));
     let (src, dst) = ("src:tree", "dst:copy");
 
@@ -165,20 +152,10 @@ fn shard_arguments_are_checked() {
     }
 }
 
-/// A tree of small objects and a few larger ones under `root/src/tree`, with fs remotes `src` and `dst`;
-/// returns the remotes file and the tree.
-fn fs_tree(root: &Path, small: u64, large: u64) -> (std::path::PathBuf, Tree) {
-    let mut tree = Tree::new();
-    for i in 0..small {
-        tree.insert(format!("binlogs/insert_log/1/2/{i}/0/1"), bytes(i, 2000));
-    }
-    for i in 0..large {
-        tree.insert(
-            format!("binlogs/insert_log/1/2/big{i}/0/1"),
-            bytes(100 + i, 9 << 20),
-        );
-    }
-    for (k, v) in &tree {
+/// Writes `tree` under `root/src/tree`, and a remotes file with fs remotes `src` and `dst` (empty); returns its
+/// path.
+fn write_tree(root: &Path, tree: &Tree) -> std::path::PathBuf {
+    for (k, v) in tree {
         let p = root.join("src/tree").join(k);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, v).unwrap();
@@ -192,7 +169,23 @@ fn fs_tree(root: &Path, small: u64, large: u64) -> (std::path::PathBuf, Tree) {
         )
     };
     std::fs::write(&config, [remote("src"), remote("dst")].concat()).unwrap();
-    (config, tree)
+    config
+}
+
+/// A tree of small objects and a few larger ones under `root/src/tree`, with fs remotes `src` and `dst`;
+/// returns the remotes file and the tree.
+fn fs_tree(root: &Path, small: u64, large: u64) -> (std::path::PathBuf, Tree) {
+    let mut tree = Tree::new();
+    for i in 0..small {
+        tree.insert(format!("binlogs/insert_log/1/2/{i}/0/1"), bytes(i, 2000));
+    }
+    for i in 0..large {
+        tree.insert(
+            format!("binlogs/insert_log/1/2/big{i}/0/1"),
+            bytes(100 + i, 9 << 20),
+        );
+    }
+    (write_tree(root, &tree), tree)
 }
 
 /// The merged tree at `root/dst/copy` is `tree`, with its manifest and without the shards', and verifies.
