@@ -187,8 +187,10 @@ pub(crate) async fn run(ctx: &Context, args: Args) -> anyhow::Result<ExitCode> {
             "2/3 transfer: waiting for every shard's share ({}:{b_dir})",
             args.to
         ));
-        let merged = wait_for(args.shard_wait, &ctx.cancel, || {
-            mbx::transfer::shards_merged(&to.backups, &dst, shard.count)
+        let merged = wait_for(args.shard_wait, &ctx.cancel, || async {
+            Ok::<_, anyhow::Error>(
+                mbx::transfer::shards_merged(&to.backups, &dst, shard.count).await,
+            )
         })
         .await?;
         if let Some(code) = merged {

@@ -417,7 +417,7 @@ pub async fn finish_if_last(
             // Two last shards merge at once: the one that finishes first removes the shard manifests the other
             // is reading. Its tree manifest, with none of theirs left, tells that apart from a failure.
             let (ends, _) = plan::resolve(src, src_path, dst, dst_path, options.links).await?;
-            match shard::merged_by_another(dst, &ends, shard.count).await {
+            match shard::merged_by_another(dst, ends.dst_root(), shard.count).await {
                 true => Ok(None),
                 false => Err(e),
             }
@@ -427,17 +427,8 @@ pub async fn finish_if_last(
 
 /// Whether the shards of the transfer into `dst_path` were merged: its tree's manifest is there and no shard's
 /// (for `migrate --shard`, whose shard 0 restores once every share has landed).
-pub async fn shards_merged(
-    dst: &Remote,
-    dst_path: &RemotePath,
-    count: u32,
-) -> Result<bool, TransferError> {
-    let root = dst_path.path.trim_end_matches('/');
-    let ends = plan::Endpoints::Tree {
-        src_root: String::new(),
-        dst_root: root.to_string(),
-    };
-    Ok(shard::merged_by_another(dst, &ends, count).await)
+pub async fn shards_merged(dst: &Remote, dst_path: &RemotePath, count: u32) -> bool {
+    shard::merged_by_another(dst, dst_path.path.trim_end_matches('/'), count).await
 }
 
 /// What a manifest names as its tree's source.

@@ -208,17 +208,22 @@ pub(crate) async fn finish(
     Ok(summary)
 }
 
-/// Whether another run merged the `count` shards of the transfer `ends`: the tree's manifest is there and,
-/// within a few seconds (that run may still be removing them), none of the shards' is.
-pub(crate) async fn merged_by_another(dst: &Remote, ends: &Endpoints, count: u32) -> bool {
-    let exists = |key: String| async move { dst.op().exists(&key).await.unwrap_or(false) };
-    if !exists(join_key(ends.dst_root(), MANIFEST_KEY)).await {
+/// Whether another run merged the `count` shards of the tree at `dst_root`: the tree's manifest is there and,
+/// within a few seconds (that run may still be removing them), none of the shards' is. A store that cannot say
+/// counts as not merged.
+pub(crate) async fn merged_by_another(dst: &Remote, dst_root: &str, count: u32) -> bool {
+    let exists = |key: String| async move { dst.op().exists(&key).await };
+    if !exists(join_key(dst_root, MANIFEST_KEY))
+        .await
+        .unwrap_or(false)
+    {
         return false;
     }
     for _ in 0..50 {
         let mut left = false;
         for index in 0..count {
-            if exists(shard_manifest_key(ends.dst_root(), index, count)).await {
+            let key = shard_manifest_key(dst_root, index, count);
+            if exists(key).await.unwrap_or(true) {
                 left = true;
                 break;
             }

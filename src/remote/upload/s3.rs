@@ -39,8 +39,6 @@ pub(super) struct S3Uploads {
     every: Vec<(String, String)>,
     /// A customer-provided key (SSE-C): on the start, every part, the listing of parts and the completion.
     customer_key: Vec<(String, String)>,
-    /// The same key for the source of a part the server copies (always of this remote, so the same key).
-    copy_source_key: Vec<(String, String)>,
     /// How each part is checked on arrival (`checksum_algorithm`).
     checksum: PartChecksum,
 }
@@ -130,10 +128,6 @@ impl S3Uploads {
             .iter()
             .filter_map(|(k, h)| opt(k).map(|v| (format!("x-amz-{h}"), v)))
             .collect();
-        let copy_source_key = CUSTOMER_KEY_HEADERS
-            .iter()
-            .filter_map(|(k, h)| opt(k).map(|v| (format!("x-amz-copy-source-{h}"), v)))
-            .collect();
         let mut at_start: Vec<(String, String)> = START_HEADERS
             .iter()
             .filter_map(|(k, h)| opt(k).map(|v| (h.to_string(), v)))
@@ -180,7 +174,6 @@ impl S3Uploads {
             at_start,
             every,
             customer_key,
-            copy_source_key,
             checksum,
         })
     }
@@ -386,7 +379,12 @@ impl S3Uploads {
             headers.push(("x-amz-copy-source-if-match".to_string(), etag.to_string()));
         }
         headers.extend(self.customer_key.iter().cloned());
-        headers.extend(self.copy_source_key.iter().cloned());
+        // The source is an object of this remote, so it has the same key.
+        headers.extend(
+            self.customer_key
+                .iter()
+                .map(|(h, v)| (h.replacen("x-amz-", "x-amz-copy-source-", 1), v.clone())),
+        );
         headers
     }
 
