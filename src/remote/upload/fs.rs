@@ -4,9 +4,12 @@
 //!
 //! The partial file is created when the upload begins and never again: a part whose file has gone (removed
 //! by hand or by a cleanup) fails as "gone", so the object starts again instead of landing with a hole of
-//! zeros. Before the rename, the file's size and BLAKE3 are checked against what the parts made, so a file
-//! that was shortened, replaced or written by anyone else never lands. Next to it, `<id>.key` names the
-//! destination key, so that `mbx cleanup REMOTE:PREFIX` touches only the uploads under `PREFIX`.
+//! zeros. Before the rename, the file's size is checked against what the parts made, so a file that was
+//! shortened or grown never lands. The partial file of an upload that an earlier process began (a resumed
+//! one) is also read back and its BLAKE3 checked, so that parts written by anyone else never land; one that
+//! this process began and wrote every part of is not read again: each part's hash was computed from the
+//! very bytes written, and reading 1 GiB back cost a third of a local copy's time. Next to it, `<id>.key`
+//! names the destination key, so that `mbx cleanup REMOTE:PREFIX` touches only the uploads under `PREFIX`.
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -23,6 +26,20 @@ pub(super) struct FsUploads {
     root: PathBuf,
     policy: Arc<RequestPolicy>,
     files: LocalFiles,
+    /// The uploads this process has written to and not yet completed or aborted, by upload id.
+    open: std::sync::Mutex<std::collections::HashMap<String, OpenUpload>>,
+}
+
+/// An upload this process writes to.
+#[derive(Default)]
+struct OpenUpload {
+    /// This process began it, so its partial file holds only what this process wrote.
+    begun_here: bool,
+    /// Parts are written into the partial file one at a time. The file system takes the file's lock for
+    /// each write anyway, and threads waiting for it there spin: with four parts of each object written at
+    /// once, a local copy of large and small objects spent 15% of its CPU spinning and took 5.6 s, against
+    /// 3.4 s one part at a time. Reading and hashing the next parts still overlap the write.
+    writing: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Where OpenDAL writes a small object before renaming it into place (mbx's default `atomic_write_dir`).
@@ -155,6 +172,7 @@ impl FsUploads {
             root: PathBuf::from(root),
             policy,
             files: LocalFiles::new(Path::new(root)),
+            open: Default::default(),
         })
     }
 
@@ -238,7 +256,19 @@ impl FsUploads {
         .await
         .map_err(|e| self.io_error(&what, std::io::Error::other(e)))?
         .map_err(|e| self.io_error(&what, e))?;
+        self.open().insert(
+            upload_id.clone(),
+            OpenUpload {
+                begun_here: true,
+                ..OpenUpload::default()
+            },
+        );
         Ok(upload_id)
+    }
+
+    fn open(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, OpenUpload>> {
+        // A map of ids stays consistent under a panic elsewhere: every change is one call.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `None` when the partial file is gone; otherwise its length (the journal says which parts it holds).
@@ -267,6 +297,13 @@ impl FsUploads {
         drop(turn);
         let size = data.len() as u64;
         let what = format!("writing part {number} to {}", path.display());
+        let writing = self
+            .open()
+            .entry(upload_id.to_string())
+            .or_default()
+            .writing
+            .clone();
+        let written = writing.lock_owned().await;
         let opened = tokio::task::spawn_blocking(move || {
             // Never created here: a missing file is an upload that is gone, not one to start at this part.
             let f = match std::fs::OpenOptions::new().write(true).open(&path) {
@@ -279,6 +316,7 @@ impl FsUploads {
                 f.write_all_at(&chunk, at)?;
                 at += chunk.len() as u64;
             }
+            drop(written);
             // The caller journals the part next: it must be on disk by then.
             f.sync_data().map(|()| true)
         })
@@ -299,7 +337,8 @@ impl FsUploads {
     }
 
     /// Moves the partial file into place as `key`, once it is checked to hold exactly the object the
-    /// parts made: `size` bytes whose BLAKE3 is `hash`.
+    /// parts made: `size` bytes, whose BLAKE3 is `hash` when an earlier process began the upload (see the
+    /// module documentation).
     pub(super) async fn complete(
         &self,
         key: &str,
@@ -316,6 +355,7 @@ impl FsUploads {
             partial.display(),
             target.display()
         );
+        let read_back = !self.open().get(upload_id).is_some_and(|u| u.begun_here);
         let checked = tokio::task::spawn_blocking(move || {
             let f = match std::fs::File::open(&partial) {
                 Ok(f) => f,
@@ -328,13 +368,15 @@ impl FsUploads {
             if len != size {
                 return Ok(Err(format!("it holds {len} bytes, not {size}")));
             }
-            let mut hasher = blake3::Hasher::new();
-            hasher.update_reader(&f)?;
-            if hasher.finalize() != hash {
-                return Ok(Err(
-                    "its content is not what was written to it (another process wrote to it)"
-                        .into(),
-                ));
+            if read_back {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update_reader(&f)?;
+                if hasher.finalize() != hash {
+                    return Ok(Err(
+                        "its content is not what was written to it (another process wrote to it)"
+                            .into(),
+                    ));
+                }
             }
             f.sync_all()?;
             if let Some(parent) = target.parent() {
@@ -347,6 +389,9 @@ impl FsUploads {
         .await
         .map_err(|e| self.io_error(&what, std::io::Error::other(e)))?
         .map_err(|e| self.io_error(&what, e))?;
+        if checked.is_ok() {
+            self.open().remove(upload_id);
+        }
         checked.map_err(|why| {
             self.gone(format!(
                 "the partial file of upload {upload_id} cannot become '{key}': {why}"
@@ -356,6 +401,7 @@ impl FsUploads {
 
     pub(super) async fn abort(&self, upload_id: &str) -> Result<(), UploadError> {
         let path = self.partial(upload_id)?;
+        self.open().remove(upload_id);
         let _ = tokio::fs::remove_file(key_file(&path)).await;
         match tokio::fs::remove_file(&path).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -424,6 +470,7 @@ mod tests {
             root: root.to_path_buf(),
             policy: RequestPolicy::for_remote(&crate::remote::local_config_for_tests("t", root)),
             files: LocalFiles::new(root),
+            open: Default::default(),
         }
     }
 
@@ -454,6 +501,40 @@ mod tests {
             .unwrap();
         assert_eq!(std::fs::read(dir.path().join("a/obj")).unwrap(), data);
         assert_eq!(std::fs::read_dir(u.partial_dir()).unwrap().count(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn parts_sent_at_once_land_one_at_a_time_and_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = Arc::new(uploads(dir.path()));
+        let data: Vec<u8> = (0..8 * PART).map(|i| (i % 241) as u8).collect();
+        let id = u.begin("obj").await.unwrap();
+        let writing = u.open().get(&id).map(|o| o.writing.clone()).unwrap();
+        // While the upload's write lock is held elsewhere, no part may be written.
+        let held = writing.clone().lock_owned().await;
+        let parts: Vec<_> = data
+            .chunks(PART)
+            .enumerate()
+            .map(|(i, part)| {
+                let (u, id, part) = (u.clone(), id.clone(), part.to_vec());
+                tokio::spawn(async move {
+                    let n = u32::try_from(i + 1).unwrap();
+                    u.put_part(&id, n, (i * PART) as u64, Buffer::from(part), None)
+                        .await
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(std::fs::metadata(u.partial(&id).unwrap()).unwrap().len(), 0);
+        drop(held);
+        for p in parts {
+            p.await.unwrap().unwrap();
+        }
+        u.complete("obj", &id, data.len() as u64, blake3::hash(&data))
+            .await
+            .unwrap();
+        assert_eq!(std::fs::read(dir.path().join("obj")).unwrap(), data);
+        assert!(u.open().is_empty(), "the completed upload is still open");
     }
 
     #[tokio::test]
@@ -507,8 +588,9 @@ mod tests {
             .await
             .unwrap_err();
         assert!(e.gone && e.message.contains("bytes"), "{e:?}");
-        // Same length, other bytes (another writer).
+        // Same length, other bytes (another writer), found by the process that resumes the upload.
         two_parts(&u, &id, &data).await;
+        let u = uploads(dir.path());
         std::fs::OpenOptions::new()
             .write(true)
             .open(&partial)
