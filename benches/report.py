@@ -29,7 +29,9 @@ LABELS = {
     "rclone-check": "`rclone check --download` (reads A and B; tuned ¹)",
     "mbx-rerun": "`mbx transfer` again, nothing to copy",
     "rclone-rerun": "`rclone copy` again, nothing to copy (tuned ¹)",
+    "mbx-base": "`mbx transfer` A→B, the earlier build (MBX_BASE_BIN)",
     "fs-mbx": "pipeline: `mbx transfer` folder→folder, same disk",
+    "fs-mbx-base": "pipeline: the earlier build (MBX_BASE_BIN), folder→folder",
     "cp-r": "pipeline: `cp -r` of the same folder",
     "cp-r-sync": "pipeline: `cp -r`, then `sync -f` (flushed to disk, as mbx does)",
     "link-up": "the link itself, up: 256 MiB to B in 8 parallel `curl` PUTs",
@@ -150,6 +152,13 @@ def report(records):
         if "mbx-rerun" in tools and "rclone-rerun" in tools:
             a, b = tools["rclone-rerun"]["seconds"], tools["mbx-rerun"]["seconds"]
             out.append(f"- no-op re-run: rclone / mbx time = **{fmt_ratio(a / b)}×** ({a:.2f} s / {b:.2f} s)")
+        for new, old in (("mbx", "mbx-base"), ("fs-mbx", "fs-mbx-base")):
+            if new in tools and old in tools:
+                a, b = tools[new]["median"], tools[old]["median"]
+                out.append(f"- this build / the earlier one ({new}) = **{a / b:.2f}** ({a:.1f} / {b:.1f} MiB/s)")
+        if "fs-mbx-base" in tools and "cp-r-sync" in tools:
+            a, b = tools["fs-mbx-base"]["median"], tools["cp-r-sync"]["median"]
+            out.append(f"- pipeline: the earlier build / `cp -r` + `sync` = {a / b:.2f} ({a:.1f} / {b:.1f} MiB/s)")
         if "fs-mbx" in tools and "cp-r" in tools:
             a, b = tools["fs-mbx"]["median"], tools["cp-r"]["median"]
             out.append(f"- pipeline: mbx folder→folder / `cp -r` = **{a / b:.2f}** ({a:.1f} / {b:.1f} MiB/s)")

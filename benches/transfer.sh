@@ -24,6 +24,8 @@
 #   MBX_BENCH_PIN_A, MBX_BENCH_PIN_B, MBX_BENCH_PIN_COPIER
 #                        core lists (taskset -c) for server A, server B and every timed command, so that each
 #                        has cores of its own (benches/pinned.sh sets them on a 16-core machine); default unpinned
+#   MBX_BASE_BIN         an earlier mbx build, measured as a peer of MBX_BIN by the units `mbx_base` and
+#                        `fs_mbx_base` (e.g. the last commit's), so that a change is judged in one run
 #   MBX_BENCH_TIME       the `time` binary that measures peak RSS and CPU (default /usr/bin/time)
 #   MBX_BENCH_LINK       a shaped link between the copier and each server (benches/shaped-link, a tokio proxy
 #                        built here on first use): `region` (40 ms round trip, 200 Mbit/s each way),
@@ -364,6 +366,22 @@ unit_fs_mbx() {
   expect fs-mbx "$WORK/fsdst/backup/my_backup"; summary fs-mbx 's["copied"] == COUNT and not s["failed"]'
   rm -rf "$WORK/fsdst"
 }
+# The same copies by the earlier build MBX_BASE_BIN, a peer in the same run.
+base_bin() {
+  [ -x "${MBX_BASE_BIN:-}" ] || die "units mbx_base and fs_mbx_base need MBX_BASE_BIN (an mbx binary), not '${MBX_BASE_BIN:-}'"
+  BASEC=("$MBX_BASE_BIN" "${MBXC[@]:1}")
+}
+unit_mbx_base() {
+  base_bin; empty b; rm -rf "$MBX_STATE_DIR"
+  run mbx-base copy "${BASEC[@]}" transfer bench_a:backup/my_backup bench_b:backup/
+  expect mbx-base; summary mbx-base 's["copied"] == COUNT and not s["failed"]'
+}
+unit_fs_mbx_base() {
+  base_bin; rm -rf "$WORK/fsdst" "$MBX_STATE_DIR"; [ ! -e "$WORK/fsdst" ] || die "$WORK/fsdst still there"
+  run fs-mbx-base copy "${BASEC[@]}" transfer "data_$DS:backup/my_backup" fsdst:backup/
+  expect fs-mbx-base "$WORK/fsdst/backup/my_backup"; summary fs-mbx-base 's["copied"] == COUNT and not s["failed"]'
+  rm -rf "$WORK/fsdst"
+}
 unit_fs_cp() {
   rm -rf "$WORK/fsdst"; mkdir -p "$WORK/fsdst/backup"
   [ "$(count "$WORK/fsdst")" = "0 0" ] || die "$WORK/fsdst not empty"
@@ -402,7 +420,7 @@ unit_link_check() {
   rm -f "$WORK"/linkcheck.[0-7]
 }
 UNITS=(mbx rclone_default rclone_tuned rclone_wide two_hop read_mbx read_rclone write_mbx write_rclone fs_mbx fs_cp
-  fs_cp_sync)
+  fs_cp_sync)   # and, when asked for: mbx_base fs_mbx_base mbx_bwlimit link_check
 if [ -n "${MBX_BENCH_UNITS:-}" ]; then
   read -r -a UNITS <<< "$MBX_BENCH_UNITS"
   for u in "${UNITS[@]}"; do
