@@ -109,8 +109,10 @@ pub(crate) struct Copier {
     pub journal: Option<Arc<Journal>>,
     /// Bytes of completed objects that an earlier run had already sent.
     pub resumed_bytes: std::sync::atomic::AtomicU64,
-    /// Resumable objects started so far: their rank under a bandwidth limit.
+    /// Resumable objects started so far: their rank under a bandwidth limit and at the read gate.
     pub started_objects: std::sync::atomic::AtomicU64,
+    /// The part reads of the run, a few at a time, oldest object first.
+    pub reads: super::read_gate::ReadGate,
 }
 
 impl Copier {

@@ -9,6 +9,7 @@ mod journal;
 mod listing;
 mod manifest;
 mod plan;
+mod read_gate;
 mod resume;
 mod run;
 mod shard;

@@ -577,7 +577,8 @@ impl Copier {
             part_size,
             ..
         } = *upload;
-        // Under a bandwidth limit, older objects and lower parts go first (see `BandwidthLimit::turn`).
+        // At the read gate and under a bandwidth limit, older objects and lower parts go first (see
+        // `read_gate` and `BandwidthLimit::turn`).
         let priority = (upload.object_rank << 20) | u64::from(number);
         let offset = u64::from(number - 1) * part_size;
         let len = part_size.min(obj.src.size - offset);
@@ -587,8 +588,12 @@ impl Copier {
                 .await;
         }
         let data = {
-            let _reading = tokio::select! {
-                s = upload.reading.acquire() => s.map_err(|_| CopyError::cancelled())?,
+            // The object's own share first, then the run's: an object queues at most its share at the gate.
+            let (_reading, _turn) = tokio::select! {
+                s = async {
+                    let s = upload.reading.acquire().await;
+                    (s, self.reads.enter(priority).await)
+                } => (s.0.map_err(|_| CopyError::cancelled())?, s.1),
                 _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
             };
             self.read_range(obj, offset, len).await?

@@ -162,6 +162,7 @@ impl<'a> Run<'a> {
             journal: self.journal.clone(),
             resumed_bytes: Default::default(),
             started_objects: Default::default(),
+            reads: super::read_gate::ReadGate::new(super::read_gate::RUN_READ_STREAMS),
         }
     }
 
