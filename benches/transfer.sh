@@ -336,7 +336,7 @@ unit_two_hop() {
 }
 # Read limit: every byte of A read and thrown away, nothing written. Two readers, the best one counts:
 # `mbx verify` of A's tree (A was seeded by mbx, so it has a manifest): the read half of `mbx transfer`, same
-# client and concurrency (64 objects in flight), plus a BLAKE3 hash;
+# client and concurrency (128 objects in flight), plus a BLAKE3 hash;
 # `rclone md5sum --download` with 16 checkers: rclone's read path, the data only hashed (MD5) and dropped.
 # Neither writes to disk (`rclone copy a: /local` would measure the local disk too; `rclone cat` is sequential).
 unit_read_mbx() {

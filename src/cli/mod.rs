@@ -184,7 +184,7 @@ pub fn main() -> ExitCode {
         // Local files are read, hashed and written on blocking threads (and OpenDAL's fs service does its file
         // calls there): with 64 objects in flight, tokio's default of up to 512 threads grew to ~380 at a
         // million small objects. Twice the default --transfers keeps every object busy with far fewer.
-        .max_blocking_threads(128)
+        .max_blocking_threads(256)
         .build()
     {
         Ok(rt) => rt,

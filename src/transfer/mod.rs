@@ -161,7 +161,7 @@ impl Default for TransferOptions {
             part_size: 8 << 20,
             parts_in_flight: 4,
             read_ahead: 2,
-            transfers: 64,
+            transfers: 128,
             memory_limit: 160 << 20,
             object_retries: 3,
             server_side: true,
