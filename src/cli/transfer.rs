@@ -70,9 +70,9 @@ pub(crate) struct Tuning {
     /// Bound on the memory used for data buffers: peak ≈ this plus a small constant, whatever the objects.
     #[arg(long, value_parser = size_arg, default_value = "160MiB", value_name = "SIZE")]
     max_memory: u64,
-    /// Objects in flight. Twice a remote's default `max_requests` (64): a small object is a GET on one side,
-    /// then a PUT on the other, so each side is kept full (over a 100 ms link, 64 copied small objects at
-    /// 20 MiB/s, 128 at 27).
+    /// Objects in flight (twice a remote's default max_requests: a small object is a GET on one side, then a
+    /// PUT on the other, so both sides stay busy).
+    // Over a 100 ms link, 64 in flight copied small objects at 20 MiB/s, 128 at 27 (docs/benchmarks.md).
     #[arg(long, default_value_t = 128, value_name = "N")]
     transfers: usize,
     /// Objects larger than this are multipart uploads with parts of this size (min 5MiB; rounded up to a

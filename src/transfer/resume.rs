@@ -589,11 +589,16 @@ impl Copier {
         }
         let data = {
             // The object's own share first, then the run's: an object queues at most its share at the gate.
+            let held = async {
+                let slot = upload
+                    .reading
+                    .acquire()
+                    .await
+                    .map_err(|_| CopyError::cancelled())?;
+                Ok((slot, self.reads.enter(priority).await))
+            };
             let (_reading, _turn) = tokio::select! {
-                s = async {
-                    let s = upload.reading.acquire().await;
-                    (s, self.reads.enter(priority).await)
-                } => (s.0.map_err(|_| CopyError::cancelled())?, s.1),
+                h = held => h?,
                 _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
             };
             self.read_range(obj, offset, len).await?

@@ -8,7 +8,8 @@
 //! shortened or grown never lands. The partial file of an upload that an earlier process began (a resumed
 //! one) is also read back and its BLAKE3 checked, so that parts written by anyone else never land; one that
 //! this process began and wrote every part of is not read again: each part's hash was computed from the
-//! very bytes written, and reading 1 GiB back cost a third of a local copy's time. Next to it, `<id>.key`
+//! very bytes written, and the read-back was a second read and hash of every byte (a 4 GiB local copy took
+//! 1.10 to 1.27 s of user time with it, 0.60 to 0.81 s without). Next to it, `<id>.key`
 //! names the destination key, so that `mbx cleanup REMOTE:PREFIX` touches only the uploads under `PREFIX`.
 
 use std::os::unix::fs::FileExt;
@@ -37,8 +38,8 @@ struct OpenUpload {
     begun_here: bool,
     /// Parts are written into the partial file one at a time. The file system takes the file's lock for
     /// each write anyway, and threads waiting for it there spin: with four parts of each object written at
-    /// once, a local copy of large and small objects spent 15% of its CPU spinning and took 5.6 s, against
-    /// 3.4 s one part at a time. Reading and hashing the next parts still overlap the write.
+    /// once, a local copy of large and small objects spent 15% of its CPU spinning, against 0.16% one part
+    /// at a time. Reading and hashing the next parts still overlap the write.
     writing: Arc<tokio::sync::Mutex<()>>,
 }
 
