@@ -4,7 +4,7 @@
 mod path;
 mod policy;
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 mod upload;
 
 use std::sync::{Arc, Once};

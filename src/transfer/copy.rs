@@ -297,23 +297,51 @@ impl Copier {
     /// the object needs; without it OpenDAL's fs reader fills a 4 MiB buffer that the object's bytes then keep
     /// alive: 64 small objects in flight held 256 MiB.
     async fn read_small(&self, obj: &PlannedObject) -> Result<opendal::Buffer, CopyError> {
-        let mut read = self.src.op().read_with(&obj.src.key);
-        if obj.src.size > 0 {
-            read = read.range(0..obj.src.size);
-        }
-        if let Some(etag) = self.if_match(obj) {
-            read = read.if_match(etag);
-        }
-        let buf = tokio::select! {
-            r = read => r.map_err(|e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e))?,
+        let reading = |e| CopyError::storage(&format!("reading '{}'", obj.src.key), &self.src, e);
+        let read = async {
+            let mut open = self.src.op().reader_with(&obj.src.key);
+            if let Some(etag) = self.if_match(obj) {
+                open = open.if_match(etag);
+            }
+            let reader = open.await.map_err(reading)?;
+            let buf = if obj.src.size > 0 {
+                reader.read(0..obj.src.size).await
+            } else {
+                reader.read(..).await
+            }
+            .map_err(reading)?;
+            Ok::<_, CopyError>((buf, reader))
+        };
+        let (buf, reader) = tokio::select! {
+            r = read => r?,
             _ = self.cancel.cancelled() => return Err(CopyError::cancelled()),
         };
         check_length(obj, buf.len() as u64)?;
         if obj.src.etag.is_none() {
-            // One GET of an object store sees one version; a file can change while it is read.
-            self.check_unchanged(obj).await?;
+            self.check_served(obj, reader.metadata(), true).await?;
         }
         Ok(buf)
+    }
+
+    /// Fails unless a read of `obj` that had no ETag to pin it to (the listing gave none) served the version
+    /// listed. One GET of an object store serves one version, and its answer describes it: `answer`'s time is
+    /// checked against the listing's, which spares a HEAD, a round trip per object or part over a long link.
+    /// A local file can change while it is read, and a store may answer without a time: those are asked
+    /// again, after the read ([`Self::check_unchanged`]). `whole`: the read was of the whole object, so
+    /// the answer's size is the object's (a ranged answer may give the range's alone).
+    pub(super) async fn check_served(
+        &self,
+        obj: &PlannedObject,
+        answer: Option<&opendal::Metadata>,
+        whole: bool,
+    ) -> Result<(), CopyError> {
+        let described = answer.filter(|m| {
+            self.src.config().kind != crate::config::RemoteKind::Fs && m.last_modified().is_some()
+        });
+        match described {
+            Some(answer) => self.same_version(obj, answer, whole),
+            None => self.check_unchanged(obj).await,
+        }
     }
 
     pub(super) fn user_metadata(
@@ -579,20 +607,10 @@ impl Copier {
     /// reads, so that bytes read from two versions are never put together: a read that began on the
     /// listed version and a stat after it that still sees that version mean the read saw only it.
     pub(super) async fn check_unchanged(&self, obj: &PlannedObject) -> Result<(), CopyError> {
-        let changed = |now: String| CopyError {
-            message: format!(
-                "'{}' changed on remote '{}' while it was copied ({now}); it is not copied, and the next run \
-                 copies the new version",
-                obj.src.key,
-                self.src.name()
-            ),
-            retryable: false,
-            cancelled: false,
-        };
         let meta = match self.src.op().stat(&obj.src.key).await {
             Ok(m) => m,
             Err(e) if e.kind() == opendal::ErrorKind::NotFound => {
-                return Err(changed("it was removed".into()));
+                return Err(self.changed(obj, "it was removed".into()));
             }
             Err(e) => {
                 return Err(CopyError::storage(
@@ -602,35 +620,65 @@ impl Copier {
                 ));
             }
         };
-        if meta.content_length() != obj.src.size {
-            return Err(changed(format!(
-                "{} bytes now, {} when listed",
-                meta.content_length(),
-                obj.src.size
-            )));
+        self.same_version(obj, &meta, true)
+    }
+
+    /// Fails unless `now`, what the source says of the object, is the version listed: the same size (when
+    /// `sized`), and the same ETag where both have one, else the same modification time.
+    fn same_version(
+        &self,
+        obj: &PlannedObject,
+        now: &opendal::Metadata,
+        sized: bool,
+    ) -> Result<(), CopyError> {
+        if sized && now.content_length() != obj.src.size {
+            return Err(self.changed(
+                obj,
+                format!(
+                    "{} bytes now, {} when listed",
+                    now.content_length(),
+                    obj.src.size
+                ),
+            ));
         }
-        match (&obj.src.etag, super::listing::clean_etag(&meta)) {
-            (Some(listed), Some(now)) if *listed != now => {
-                return Err(changed(format!("ETag {now}, {listed} when listed")));
+        match (&obj.src.etag, super::listing::clean_etag(now)) {
+            (Some(listed), Some(etag)) if *listed != etag => {
+                return Err(self.changed(obj, format!("ETag {etag}, {listed} when listed")));
             }
             (Some(_), Some(_)) => {}
             _ => {
-                let now = super::listing::metadata_mtime(&meta);
+                let time = super::listing::metadata_mtime(now);
                 // A listing and a HEAD may give the time at different precisions (milliseconds, seconds);
                 // a local file system gives the same nanoseconds to both.
                 let exact = self.src.config().kind == crate::config::RemoteKind::Fs;
                 if obj.src.mtime.is_some()
-                    && !same_time(now.as_deref(), obj.src.mtime.as_deref(), exact)
+                    && !same_time(time.as_deref(), obj.src.mtime.as_deref(), exact)
                 {
-                    return Err(changed(format!(
-                        "modified {}, {} when listed",
-                        now.unwrap_or_default(),
-                        obj.src.mtime.as_deref().unwrap_or_default()
-                    )));
+                    return Err(self.changed(
+                        obj,
+                        format!(
+                            "modified {}, {} when listed",
+                            time.unwrap_or_default(),
+                            obj.src.mtime.as_deref().unwrap_or_default()
+                        ),
+                    ));
                 }
             }
         }
         Ok(())
+    }
+
+    fn changed(&self, obj: &PlannedObject, now: String) -> CopyError {
+        CopyError {
+            message: format!(
+                "'{}' changed on remote '{}' while it was copied ({now}); it is not copied, and the next run \
+                 copies the new version",
+                obj.src.key,
+                self.src.name()
+            ),
+            retryable: false,
+            cancelled: false,
+        }
     }
 }
 

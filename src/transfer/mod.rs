@@ -688,6 +688,92 @@ mod tests {
         );
     }
 
+    /// An S3 source that lists no ETags (s3s-fs does not): a small object's GET answer says which version it
+    /// served, and its time is checked against the listing's, without a HEAD per object; a GET that served a
+    /// version modified since it was listed fails the object and lands nothing.
+    #[tokio::test]
+    async fn a_small_object_is_checked_by_its_get_answer_when_the_listing_has_no_etag() {
+        const LISTED: &str = "2026-01-01T00:00:00.000Z";
+        for (served, lands) in [
+            ("Thu, 01 Jan 2026 00:00:00 GMT", true),
+            ("Thu, 01 Jan 2026 00:00:09 GMT", false),
+        ] {
+            let (endpoint, seen) = crate::remote::test_server::start(move |r| {
+                let target = r.target.as_str();
+                if r.method == "GET" && target.contains("list-type=2") && target.contains("prefix=tree") {
+                    let listing = format!(
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name>\
+                         <KeyCount>1</KeyCount><IsTruncated>false</IsTruncated><Contents><Key>tree/a</Key>\
+                         <LastModified>{LISTED}</LastModified><Size>5</Size></Contents></ListBucketResult>"
+                    );
+                    (200, vec![("content-type", "application/xml".into())], listing)
+                } else if r.method == "GET" && target.starts_with("/b/tree/a") {
+                    (200, vec![("last-modified", served.into())], "alpha".into())
+                } else if r.method == "GET" && target.contains("list-type=2") {
+                    let empty = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListBucketResult><Name>b</Name>\
+                                 <KeyCount>0</KeyCount><IsTruncated>false</IsTruncated></ListBucketResult>";
+                    (200, vec![("content-type", "application/xml".into())], empty.into())
+                } else {
+                    (404, Vec::new(), String::new())
+                }
+            })
+            .await;
+            let src = Remote::open(&crate::remote::config_for_tests(
+                &format!(
+                    "[remotes.a]\ntype = \"s3\"\nbucket = \"b\"\nregion = \"us-east-1\"\n\
+                     endpoint = \"{endpoint}\"\naccess_key_id = \"k\"\nsecret_access_key = \"s\"\nretries = 0\n"
+                ),
+                "a",
+            ))
+            .expect("an openable remote");
+            let (dst_dir, state) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let dst = crate::remote::local_for_tests("b", dst_dir.path());
+            let path = |remote: &str, path: &str| RemotePath {
+                remote: remote.into(),
+                path: path.into(),
+            };
+            let options = TransferOptions {
+                state_dir: state.path().to_path_buf(),
+                ..TransferOptions::default()
+            };
+            let result = transfer(
+                &src,
+                &path("a", "tree"),
+                &dst,
+                &path("b", "copy"),
+                options,
+                Arc::new(Recorder::default()),
+                CancellationToken::new(),
+            )
+            .await;
+            let landed = std::fs::read(dst_dir.path().join("copy/a")).ok();
+            if lands {
+                let summary = result.expect("the version listed was served");
+                assert_eq!(summary.copied, 1);
+                assert!(summary.failed.is_empty(), "{:?}", summary.failed);
+                assert_eq!(landed.as_deref(), Some(&b"alpha"[..]));
+            } else {
+                let message = match result {
+                    Ok(summary) => format!("{:?}", summary.failed),
+                    Err(e) => e.to_string(),
+                };
+                assert!(message.contains("changed"), "{message}");
+                assert!(landed.is_none(), "a changed version landed: {message}");
+            }
+            let heads: Vec<_> = seen
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.method == "HEAD" && r.target.starts_with("/b/tree/a"))
+                .map(|r| r.target.clone())
+                .collect();
+            assert!(
+                heads.is_empty(),
+                "the object was asked for again: {heads:?}"
+            );
+        }
+    }
+
     #[test]
     fn footprint_is_bounded_by_settings_not_object_size() {
         let o = TransferOptions::default();

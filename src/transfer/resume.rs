@@ -587,7 +587,7 @@ impl Copier {
                 .copy_part_on_server(upload, number, key, (offset, len), if_match)
                 .await;
         }
-        let data = {
+        let (data, answer) = {
             // The object's own share first, then the run's: an object queues at most its share at the gate.
             let held = async {
                 let slot = upload
@@ -605,8 +605,12 @@ impl Copier {
         };
         // Not every store honours If-Match (s3s-fs ignores it) and `fs` has no ETag: a part read is only
         // used when the source is still the version the object started with. Checked once the read's
-        // turn has passed on: the check is a round trip that carries no data.
-        self.check_unchanged(obj).await?;
+        // turn has passed on: a check that asks the store again is a round trip that carries no data.
+        if obj.src.etag.is_none() {
+            self.check_served(obj, answer.as_ref(), false).await?;
+        } else {
+            self.check_unchanged(obj).await?;
+        }
         let size = obj.src.size;
         let hashed = data.clone();
         let cv =
@@ -687,22 +691,24 @@ impl Copier {
         Ok(upload.record(number, landed, String::new()))
     }
 
-    /// One ranged read of the source, pinned to the listed version where the store supports it.
+    /// One ranged read of the source, pinned to the listed version where the store supports it; with the
+    /// answer's description of the version it served, where the store gives one.
     async fn read_range(
         &self,
         obj: &PlannedObject,
         offset: u64,
         len: u64,
-    ) -> Result<opendal::Buffer, CopyError> {
-        let mut read = self
-            .src
-            .op()
-            .read_with(&obj.src.key)
-            .range(offset..offset + len);
-        if let Some(etag) = self.if_match(obj) {
-            read = read.if_match(etag);
-        }
-        let buf = tokio::select! {
+    ) -> Result<(opendal::Buffer, Option<opendal::Metadata>), CopyError> {
+        let read = async {
+            let mut open = self.src.op().reader_with(&obj.src.key);
+            if let Some(etag) = self.if_match(obj) {
+                open = open.if_match(etag);
+            }
+            let reader = open.await?;
+            let buf = reader.read(offset..offset + len).await?;
+            Ok::<_, opendal::Error>((buf, reader.metadata().cloned()))
+        };
+        let (buf, answer) = tokio::select! {
             r = read => r.map_err(|e| {
                 let changed = e.kind() == opendal::ErrorKind::ConditionNotMatch;
                 CopyError {
@@ -728,7 +734,7 @@ impl Copier {
                 cancelled: false,
             });
         }
-        Ok(buf)
+        Ok((buf, answer))
     }
 
     /// Retries of one request of an upload: the destination's, as for every other request to it.
