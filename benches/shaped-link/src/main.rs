@@ -7,8 +7,8 @@
 //! Each direction is one queue: a chunk read from one side enters the link when the link has sent what
 //! entered before it (so the cap holds across connections, and a sender is slowed by TCP's own flow control
 //! while it waits), and is written to the other side half a round trip after it left. A new connection waits
-//! one round trip before it reaches the server (TCP's handshake). The bytes each direction carried are printed
-//! on stderr when the proxy is stopped (SIGTERM or SIGINT). Only loopback addresses are accepted.
+//! one round trip before it reaches the server (TCP's handshake). The bytes each direction carried and the
+//! connections accepted are printed on stderr when the proxy is stopped (SIGTERM or SIGINT). Only loopback addresses are accepted.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -176,6 +176,7 @@ async fn main() {
             std::process::exit(1);
         }
     };
+    let connections = Arc::new(AtomicU64::new(0));
     let up = Arc::new(Direction::new(s.bytes_per_second));
     let down = Arc::new(Direction::new(s.bytes_per_second));
     eprintln!(
@@ -188,22 +189,24 @@ async fn main() {
     println!("ready");
     // SHAPED_LINK_TRACE=1: what each direction carried, every second, on stderr.
     if std::env::var_os("SHAPED_LINK_TRACE").is_some() {
-        let (up, down) = (up.clone(), down.clone());
+        let (up, down, connections) = (up.clone(), down.clone(), connections.clone());
         tokio::spawn(async move {
-            let (mut u0, mut d0) = (0, 0);
+            let (mut u0, mut d0, mut c0) = (0, 0, 0);
             let mut tick = tokio::time::interval(Duration::from_secs(1));
             loop {
                 tick.tick().await;
-                let (u, d) = (
+                let (u, d, c) = (
                     up.carried.load(Ordering::Relaxed),
                     down.carried.load(Ordering::Relaxed),
+                    connections.load(Ordering::Relaxed),
                 );
                 eprintln!(
-                    "shaped-link: last second {:.1} MiB up, {:.1} MiB down",
+                    "shaped-link: last second {:.1} MiB up, {:.1} MiB down, {} new connections",
                     (u - u0) as f64 / 1048576.0,
-                    (d - d0) as f64 / 1048576.0
+                    (d - d0) as f64 / 1048576.0,
+                    c - c0
                 );
-                (u0, d0) = (u, d);
+                (u0, d0, c0) = (u, d, c);
             }
         });
     }
@@ -212,6 +215,7 @@ async fn main() {
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((client, _)) = accepted {
+                    connections.fetch_add(1, Ordering::Relaxed);
                     tokio::spawn(serve(client, s.clone(), up.clone(), down.clone()));
                 }
             }
@@ -220,8 +224,9 @@ async fn main() {
         }
     }
     eprintln!(
-        "shaped-link: carried {} bytes up (to the server), {} bytes down",
+        "shaped-link: carried {} bytes up (to the server), {} bytes down, over {} connections",
         up.carried.load(Ordering::Relaxed),
-        down.carried.load(Ordering::Relaxed)
+        down.carried.load(Ordering::Relaxed),
+        connections.load(Ordering::Relaxed)
     );
 }
