@@ -6,7 +6,31 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     keep_freed_buffers();
+    allow_open_files();
     cli::main()
+}
+
+/// Raises the limit on open files to the most the system allows this process, as Go's runtime does for every
+/// program: over a long link each remote may hold up to 256 connections, and a local side holds files
+/// besides, which a soft limit of 1,024 (a common default) would not always fit.
+fn allow_open_files() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit and setrlimit read and write only the struct given, before any thread starts.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                // Refused (a hard limit above what the kernel takes): the soft limit stays as it was.
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
 }
 
 /// Keeps the memory of freed part buffers in the process for the next parts, instead of handing it back to

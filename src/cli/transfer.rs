@@ -70,11 +70,10 @@ pub(crate) struct Tuning {
     /// Bound on the memory used for data buffers: peak ≈ this plus a small constant, whatever the objects.
     #[arg(long, value_parser = size_arg, default_value = "160MiB", value_name = "SIZE")]
     max_memory: u64,
-    /// Objects in flight (twice a remote's default max_requests: a small object is a GET on one side, then a
-    /// PUT on the other, so both sides stay busy).
-    // Over a 100 ms link, 64 in flight copied small objects at 20 MiB/s, 128 at 27 (docs/benchmarks.md).
-    #[arg(long, default_value_t = 128, value_name = "N")]
-    transfers: usize,
+    /// Objects in flight [default: as many as both remotes' requests in flight, 128 with their defaults, more
+    /// on a remote far away: a small object is a GET on one side, then a PUT on the other, so both stay busy].
+    #[arg(long, value_name = "N")]
+    transfers: Option<usize>,
     /// Objects larger than this are multipart uploads with parts of this size (min 5MiB; rounded up to a
     /// power of two, so that each part is a whole BLAKE3 subtree).
     #[arg(long, value_parser = size_arg, default_value = "8MiB", value_name = "SIZE")]
@@ -100,7 +99,7 @@ impl Tuning {
                     .into(),
             ));
         }
-        if self.transfers == 0 || self.parts == 0 {
+        if self.transfers == Some(0) || self.parts == 0 {
             return Err(BadInput(
                 "--transfers and --parts must be at least 1".into(),
             ));

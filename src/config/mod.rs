@@ -104,8 +104,12 @@ pub struct RemoteSettings {
     pub timeout: Duration,
     /// Deadline for one read or write of a body chunk: a stalled connection fails after this.
     pub io_timeout: Duration,
-    /// Most requests in flight against this remote at once.
+    /// Most requests in flight against this remote at once; unless set, the count mbx starts from and
+    /// scales with the remote's round trip (see `requests_follow_round_trip`).
     pub max_requests: usize,
+    /// `max_requests` was not set: up to four times as many requests in flight on a remote far away,
+    /// where each takes longer, so that it serves the same rate (see `remote/request_slots.rs`).
+    pub requests_follow_round_trip: bool,
     /// Bandwidth limit in bytes per second, if any.
     pub bwlimit: Option<u64>,
     /// Let the SDK look for credentials outside the file (config files, instance metadata).
@@ -125,6 +129,7 @@ impl Default for RemoteSettings {
             timeout: Duration::from_secs(60),
             io_timeout: Duration::from_secs(30),
             max_requests: 64,
+            requests_follow_round_trip: true,
             bwlimit: None,
             credential_lookup: false,
             resumable_upload: false,
@@ -573,6 +578,7 @@ fn take_settings(values: &mut BTreeMap<String, Value>) -> Result<RemoteSettings,
             .ok()
             .filter(|n| *n > 0)
             .ok_or_else(|| at("must be a positive whole number".into()))?;
+        s.requests_follow_round_trip = false;
     }
     if let Some((v, at)) = take("bwlimit") {
         // 0 is no limit, as in rclone.
@@ -892,6 +898,30 @@ secret_access_key = "${SK}"
         )
         .unwrap();
         assert_eq!(c.get("my-a").unwrap().options["root"], "/tmp/y");
+    }
+
+    /// `max_requests` unset follows the round trip from 64; set in the file or the environment, it is fixed.
+    #[test]
+    fn max_requests_set_anywhere_is_fixed() {
+        let file = "[remotes.a]\ntype = \"fs\"\nroot = \"/tmp/x\"\n";
+        let settings = |text: &str, vars: &[(&str, &str)]| {
+            let s = parse(text, vars)
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .settings
+                .clone();
+            (s.max_requests, s.requests_follow_round_trip)
+        };
+        assert_eq!(settings(file, &[]), (64, true));
+        assert_eq!(
+            settings(&format!("{file}max_requests = 16\n"), &[]),
+            (16, false)
+        );
+        assert_eq!(
+            settings(file, &[("MBX_REMOTE_A_MAX_REQUESTS", "128")]),
+            (128, false)
+        );
     }
 
     #[test]

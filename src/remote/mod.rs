@@ -3,6 +3,7 @@
 
 mod path;
 mod policy;
+mod request_slots;
 #[cfg(test)]
 pub(crate) mod test_server;
 mod upload;

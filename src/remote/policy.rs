@@ -13,14 +13,15 @@ use std::time::Duration;
 use backon::ExponentialBuilder;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use opendal::layers::TimeoutLayer;
-use opendal::layers::{ConcurrentLimitLayer, ConcurrentLimitSemaphore, LoggingLayer, RetryLayer};
+use opendal::layers::{ConcurrentLimitLayer, LoggingLayer, RetryLayer};
 use opendal::raw::{
     OpCopy, OpCreateDir, OpList, OpPresign, OpRead, OpRename, OpRestore, OpStat, OpWrite,
     RpCreateDir, RpPresign, RpRename, RpRestore, RpStat, Service, ServiceInfo, Servicer, oio,
 };
 use opendal::{Buffer, BytesRange, Capability, Metadata, OperationContext, Operator};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Notify, Semaphore};
 
+use super::request_slots::{RequestSlot, RequestSlots};
 use crate::config::{RemoteConfig, RemoteKind};
 
 /// Bytes a paced body is let through at a time: small enough that a slow link shows progress often (which
@@ -69,7 +70,11 @@ impl RequestPolicy {
             },
             timeout: s.timeout,
             io_timeout: s.io_timeout,
-            slots: RequestSlots(Arc::new(Semaphore::new(s.max_requests.max(1)))),
+            slots: if s.requests_follow_round_trip {
+                RequestSlots::following_round_trip(s.max_requests)
+            } else {
+                RequestSlots::fixed(s.max_requests)
+            },
             bandwidth: s.bwlimit.map(|bw| Arc::new(BandwidthLimit::new(bw))),
         })
     }
@@ -90,10 +95,8 @@ impl RequestPolicy {
         op
             // Limit HTTP requests, not operations: an open reader or writer must not hold a slot while idle.
             .layer(
-                ConcurrentLimitLayer::with_semaphore(RequestSlots(Arc::new(Semaphore::new(
-                    Semaphore::MAX_PERMITS,
-                ))))
-                .with_http_semaphore(self.slots.clone()),
+                ConcurrentLimitLayer::with_semaphore(RequestSlots::fixed(Semaphore::MAX_PERMITS))
+                    .with_http_semaphore(self.slots.clone()),
             )
             .layer(
                 RetryLayer::new()
@@ -115,8 +118,13 @@ impl RequestPolicy {
     }
 
     /// Waits for one of the remote's request slots; the request holds it until its answer is read.
-    pub(crate) async fn request_slot(&self) -> Option<OwnedSemaphorePermit> {
-        self.slots.acquire().await
+    pub(crate) async fn request_slot(&self) -> RequestSlot {
+        self.slots.take().await
+    }
+
+    /// Requests the remote may have in flight now (see `request_slots`).
+    pub(crate) fn request_limit(&self) -> usize {
+        self.slots.limit()
     }
 
     /// Deadline for a request without a large body.
@@ -137,20 +145,6 @@ impl RequestPolicy {
     /// The remote's bandwidth limit, if it has one.
     pub(crate) fn bandwidth(&self) -> Option<&Arc<BandwidthLimit>> {
         self.bandwidth.as_ref()
-    }
-}
-
-/// The requests in flight against one remote, counted alike by OpenDAL and the upload client.
-#[derive(Clone)]
-struct RequestSlots(Arc<Semaphore>);
-
-impl ConcurrentLimitSemaphore for RequestSlots {
-    // `None` only if the semaphore were closed, which it never is: the request then goes unbounded rather
-    // than failing.
-    type Permit = Option<OwnedSemaphorePermit>;
-
-    async fn acquire(&self) -> Self::Permit {
-        self.0.clone().acquire_owned().await.ok()
     }
 }
 

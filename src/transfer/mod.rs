@@ -129,8 +129,10 @@ pub struct TransferOptions {
     pub parts_in_flight: usize,
     /// Ranged reads of one object prefetched at once.
     pub read_ahead: usize,
-    /// Objects in flight at once.
-    pub transfers: usize,
+    /// Objects in flight at once; `None`: as many as the two remotes may have requests in flight together
+    /// (128 with their defaults: a small object is a GET on one side, then a PUT on the other, so both stay
+    /// busy), following them as they grow on a remote far away.
+    pub transfers: Option<usize>,
     /// Bound on the bytes buffered by all objects in flight.
     pub memory_limit: u64,
     /// Attempts per object after the first, on retryable errors (each request is also retried by the
@@ -161,7 +163,7 @@ impl Default for TransferOptions {
             part_size: 8 << 20,
             parts_in_flight: 4,
             read_ahead: 2,
-            transfers: 128,
+            transfers: None,
             memory_limit: 160 << 20,
             object_retries: 3,
             server_side: true,

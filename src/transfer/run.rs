@@ -166,6 +166,16 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Objects the run may have in flight now: `--transfers`, or as many as both remotes' requests.
+    fn objects_in_flight(&self) -> usize {
+        self.options
+            .transfers
+            .unwrap_or_else(|| {
+                self.src.policy().request_limit() + self.dst.policy().request_limit()
+            })
+            .max(1)
+    }
+
     fn journal_error(&self, source: std::io::Error) -> TransferError {
         TransferError::Journal {
             path: self
@@ -190,7 +200,7 @@ impl<'a> Run<'a> {
             FuturesUnordered::new();
         let mut planning = true;
         loop {
-            let room = in_flight.len() < self.options.transfers.max(1)
+            let room = in_flight.len() < self.objects_in_flight()
                 && tally.order.waiting() < REORDER_WINDOW
                 && !self.stop.is_cancelled();
             tokio::select! {

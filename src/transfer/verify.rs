@@ -155,7 +155,12 @@ pub(crate) async fn verify_against(
                 Ok::<_, TransferError>((entry, reason, false))
             }
         })
-        .buffer_unordered(options.transfers.max(1));
+        .buffer_unordered(
+            options
+                .transfers
+                .unwrap_or_else(|| 2 * remote.policy().request_limit())
+                .max(1),
+        );
     futures::pin_mut!(results);
     while let Some(result) = results.next().await {
         let (entry, reason, cancelled) = result?;
