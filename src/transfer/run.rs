@@ -32,6 +32,9 @@ use crate::remote::Remote;
 /// Finished objects that may wait for an earlier one before the manifest takes them (each costs its
 /// manifest entry, about 200 bytes): beyond this, no new object starts until the earliest one finishes.
 const REORDER_WINDOW: u64 = 1 << 16;
+/// Objects in flight under a bandwidth limit, unless `--transfers` says otherwise: two remotes' default requests
+/// in flight (see [`Run::objects_in_flight`]).
+const UNDER_A_LIMIT: usize = 128;
 
 /// Everything a run needs, shared by its steps.
 pub(crate) struct Run<'a> {
@@ -166,12 +169,22 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Objects the run may have in flight now: `--transfers`, or as many as both remotes' requests.
+    /// Objects the run may have in flight now: `--transfers`, or as many as both remotes' requests; under a
+    /// bandwidth limit, as many as both remotes' default requests. A limit needs fewer in flight than the
+    /// link (its rate times the round trip), and each one costs memory the budget does not count (a
+    /// connection's read buffer): over a 100 ms link at 64 MiB/s, 128 objects in flight copied small objects
+    /// as fast as 512 (5.5 s both) and kept mixed at 228 MiB peak, against 297 MiB with 512.
     fn objects_in_flight(&self) -> usize {
+        let limited =
+            self.src.policy().bandwidth().is_some() || self.dst.policy().bandwidth().is_some();
         self.options
             .transfers
             .unwrap_or_else(|| {
-                self.src.policy().request_limit() + self.dst.policy().request_limit()
+                if limited {
+                    UNDER_A_LIMIT
+                } else {
+                    self.src.policy().request_limit() + self.dst.policy().request_limit()
+                }
             })
             .max(1)
     }
