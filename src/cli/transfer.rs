@@ -71,7 +71,8 @@ pub(crate) struct Tuning {
     #[arg(long, value_parser = size_arg, default_value = "160MiB", value_name = "SIZE")]
     max_memory: u64,
     /// Objects in flight [default: as many as both remotes' requests in flight, 128 with their defaults, more
-    /// on a remote far away: a small object is a GET on one side, then a PUT on the other, so both stay busy].
+    /// on a remote far away (a small object is a GET on one side, then a PUT on the other, so both stay busy);
+    /// 128 under a bandwidth limit].
     #[arg(long, value_name = "N")]
     transfers: Option<usize>,
     /// Objects larger than this are multipart uploads with parts of this size (min 5MiB; rounded up to a
