@@ -74,6 +74,9 @@ impl RequestSlots {
 
     /// Requests the remote may have in flight now.
     pub(crate) fn limit(&self) -> usize {
+        if self.0.is_fixed() {
+            return self.0.base;
+        }
         self.0.count.lock().map(|c| c.limit).unwrap_or(self.0.base)
     }
 
@@ -89,6 +92,12 @@ impl RequestSlots {
 }
 
 impl Slots {
+    /// A fixed count never moves and never owes a slot, so its requests skip the count's lock (every OpenDAL
+    /// operation goes through a fixed one, see `RequestPolicy::layered`).
+    fn is_fixed(&self) -> bool {
+        self.most == self.base
+    }
+
     /// The count for the quickest request seen so far.
     fn count_for(&self, quickest: Duration) -> usize {
         let scaled = (self.base as u128 * quickest.as_micros()) / REFERENCE.as_micros();
@@ -99,26 +108,27 @@ impl Slots {
 
     /// A request that held its slot for `took` has ended; returns whether its slot goes out of use.
     fn ended(&self, took: Duration) -> bool {
+        if self.is_fixed() {
+            return false;
+        }
         let Ok(mut c) = self.count.lock() else {
             return false;
         };
-        if self.most > self.base {
-            c.seen = c.seen.saturating_add(1);
-            c.quickest = c.quickest.min(took);
-            if c.seen >= SAMPLES {
-                let want = self.count_for(c.quickest);
-                if want > c.limit {
-                    let more = want - c.limit;
-                    let repaid = more.min(c.owed);
-                    c.owed -= repaid;
-                    self.semaphore.add_permits(more - repaid);
-                } else if want < c.limit {
-                    let fewer = c.limit - want;
-                    let free = self.semaphore.forget_permits(fewer);
-                    c.owed += fewer - free;
-                }
-                c.limit = want;
+        c.seen = c.seen.saturating_add(1);
+        c.quickest = c.quickest.min(took);
+        if c.seen >= SAMPLES {
+            let want = self.count_for(c.quickest);
+            if want > c.limit {
+                let more = want - c.limit;
+                let repaid = more.min(c.owed);
+                c.owed -= repaid;
+                self.semaphore.add_permits(more - repaid);
+            } else if want < c.limit {
+                let fewer = c.limit - want;
+                let free = self.semaphore.forget_permits(fewer);
+                c.owed += fewer - free;
             }
+            c.limit = want;
         }
         if c.owed > 0 {
             c.owed -= 1;

@@ -624,14 +624,15 @@ impl Copier {
     }
 
     /// Fails unless `now`, what the source says of the object, is the version listed: the same size (when
-    /// `sized`), and the same ETag where both have one, else the same modification time.
+    /// it describes the `whole` object), and the same ETag where both have one, else the same modification
+    /// time.
     fn same_version(
         &self,
         obj: &PlannedObject,
         now: &opendal::Metadata,
-        sized: bool,
+        whole: bool,
     ) -> Result<(), CopyError> {
-        if sized && now.content_length() != obj.src.size {
+        if whole && now.content_length() != obj.src.size {
             return Err(self.changed(
                 obj,
                 format!(
