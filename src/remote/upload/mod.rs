@@ -16,6 +16,7 @@
 mod azblob;
 mod fs;
 mod http;
+mod local_files;
 mod s3;
 
 use std::collections::HashMap;
@@ -27,7 +28,7 @@ use crate::config::{RemoteConfig, RemoteKind};
 
 use super::RequestPolicy;
 pub use super::policy::Turn;
-pub use fs::LocalFiles;
+pub use local_files::LocalFiles;
 
 /// A part that is stored on the server as part of an unfinished upload.
 #[derive(Debug, Clone, PartialEq, Eq)]
