@@ -4,7 +4,8 @@
 #   MBX_TEST_STATE    where servers keep data (default ./.test-servers)
 #   MBX_TEST_PORT_BASE first of the storage ports (default 19200)
 #   MBX_TEST_MILVUS   1 (default) also starts two real Milvus 2.3.5 (gRPC 19530 and 19560, see
-#                     tests/servers/up.sh); 0 does not start them (tests needing them must skip)
+#                     tests/servers/up.sh); 0 does not start them: the tests that need Milvus then fail,
+#                     each naming the variable that is missing
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"

@@ -72,11 +72,7 @@ impl LocalFiles {
 
     /// Makes a new file, lets `fill` write it, and, when `fill` says so, puts it in place as `key`; otherwise,
     /// or on any error, nothing is left behind.
-    fn land(
-        &self,
-        key: &str,
-        fill: impl FnOnce(&mut File) -> io::Result<bool>,
-    ) -> io::Result<bool> {
+    fn land(&self, key: &str, fill: impl Fn(&mut File) -> io::Result<bool>) -> io::Result<bool> {
         crate::remote::check_key(RemoteKind::Fs, key)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
         let target = self.root.join(key);
@@ -85,8 +81,16 @@ impl LocalFiles {
             if !fill(&mut file)? {
                 return Ok(false);
             }
-            self.name(&file, &target)?;
-            return Ok(true);
+            if self.name(&file, &target)? {
+                return Ok(true);
+            }
+            // A file system that makes unnamed files but will not link them (some FUSE servers, a security
+            // module): this object and every next one go through `.mbx/tmp/` instead.
+            tracing::info!(
+                "an unnamed file could not be linked as {}; writing through {TMP_DIR}",
+                target.display()
+            );
+            self.no_unnamed.store(true, Ordering::Relaxed);
         }
         let tmp = self.temporary()?;
         let filled = File::create(&tmp).and_then(|mut f| fill(&mut f));
@@ -133,17 +137,27 @@ impl LocalFiles {
         }
     }
 
-    /// Gives the unnamed `file` its name `target`. An object there already is replaced in one rename, from a
-    /// name under `.mbx/tmp/`, so that it is never missing or half-written.
-    fn name(&self, file: &File, target: &Path) -> io::Result<()> {
+    /// Gives the unnamed `file` its name `target`; false when this file system will not link an unnamed
+    /// file. An object there already is replaced in one rename, from a name under `.mbx/tmp/`, so that it is
+    /// never missing or half-written.
+    fn name(&self, file: &File, target: &Path) -> io::Result<bool> {
         let fd = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
         match link(&fd, target) {
+            Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let tmp = self.temporary()?;
                 link(&fd, &tmp)?;
-                place(&tmp, target)
+                place(&tmp, target).map(|()| true)
             }
-            linked => linked,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EPERM | libc::EXDEV | libc::EOPNOTSUPP | libc::EINVAL)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
     }
 
